@@ -1,0 +1,99 @@
+"""Point clouds: PLY reading (plyfile, binary or ASCII), a per-process cache, sampling and the teacher's frame.
+
+A cloud is stored in the CAD frame (z up) as ``pointcloud/<cat>/<NN>/compressed.ply`` with 5000 points. Each
+access draws ``point_num`` of them, optionally rotates about +z (canonical-frame randomisation) and mirrors
+(x -> -x, for a horizontally flipped image), then normalises with scalars as the reference does: subtract the
+minimum over all coordinates, divide by the maximum of the result (the cloud lands in [0, 1], aspect kept).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from plyfile import PlyData
+
+
+class PointCloudError(ValueError):
+    """A point-cloud file that cannot be used, with its path."""
+
+
+def read_ply_points(path) -> np.ndarray:
+    """Vertex coordinates of a PLY file as a float32 (N, 3) array."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"point cloud {path} does not exist")
+    try:
+        ply = PlyData.read(str(path))
+        vertex = ply["vertex"]
+        points = np.stack([np.asarray(vertex[axis], dtype=np.float64) for axis in ("x", "y", "z")], axis=1)
+    except Exception as error:  # plyfile raises several types for malformed files
+        raise PointCloudError(f"point cloud {path} is not a readable PLY file with x/y/z vertices: {error}") from None
+    if points.shape[0] == 0 or not np.isfinite(points).all():
+        raise PointCloudError(f"point cloud {path} has no points or non-finite coordinates")
+    return points.astype(np.float32)
+
+
+def write_ply_points(path, points: np.ndarray, binary: bool = True) -> None:
+    """Write (N, 3) points as PLY with double x/y/z and an empty face element (the layout of the shipped clouds)."""
+    from plyfile import PlyElement
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    vertex = np.empty(len(points), dtype=[("x", "<f8"), ("y", "<f8"), ("z", "<f8")])
+    vertex["x"], vertex["y"], vertex["z"] = (np.asarray(points, np.float64)[:, k] for k in range(3))
+    face = np.empty(0, dtype=[("vertex_indices", "i4", (3,))])
+    elements = [PlyElement.describe(vertex, "vertex"), PlyElement.describe(face, "face")]
+    tmp = path.with_name(path.name + ".tmp")
+    PlyData(elements, text=not binary, byte_order="<").write(str(tmp))
+    tmp.replace(path)
+
+
+class PointCloudCache:
+    """Parses each PLY file once per process and keeps it as float32."""
+
+    def __init__(self):
+        self._clouds: dict[str, np.ndarray] = {}
+
+    def get(self, path) -> np.ndarray:
+        key = str(path)
+        cloud = self._clouds.get(key)
+        if cloud is None:
+            cloud = self._clouds[key] = read_ply_points(path)
+        return cloud
+
+    def __len__(self):
+        return len(self._clouds)
+
+
+def rotate_z(points: np.ndarray, degrees: float) -> np.ndarray:
+    """Rotate (N, 3) points counter-clockwise about +z."""
+    t = np.radians(degrees)
+    c, s = np.cos(t), np.sin(t)
+    rotation = np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]], dtype=points.dtype)
+    return points @ rotation.T
+
+
+def mirror_x(points: np.ndarray) -> np.ndarray:
+    """Mirror (N, 3) points through the x = 0 plane: the shape seen in a horizontally flipped image."""
+    return points * np.array([-1.0, 1.0, 1.0], dtype=points.dtype)
+
+
+def normalize_points(points: np.ndarray) -> np.ndarray:
+    """Scalar min-max normalisation of the reference: (p - min) / max(p - min) over all coordinates."""
+    shifted = points - points.min()
+    return shifted / max(float(shifted.max()), 1e-12)
+
+
+def prepare_points(cloud: np.ndarray, point_num: int, rng: np.random.Generator, mirror: bool = False,
+                   rotation_deg: float = 0.0, path=None) -> np.ndarray:
+    """Sample, transform and normalise a cached cloud -> float32 (3, point_num), the teacher's input."""
+    if cloud.shape[0] < point_num:
+        raise PointCloudError(f"point cloud {path or ''} has {cloud.shape[0]} points, fewer than --point_num {point_num}")
+    points = cloud[rng.choice(cloud.shape[0], size=point_num, replace=False)]
+    # The frame is randomised first (label azimuth a -> a + rotation) and the image flipped second
+    # (a -> -a, theta -> -theta), so the cloud is rotated first and mirrored second.
+    if rotation_deg:
+        points = rotate_z(points, rotation_deg)
+    if mirror:
+        points = mirror_x(points)
+    return np.ascontiguousarray(normalize_points(points).T, dtype=np.float32)

@@ -1,0 +1,48 @@
+"""Build ObjectNet3D.txt from the official download (Annotations/*.mat, Image_sets/{train,val,test}.txt).
+
+    python -m dataset.prepare_objectnet3d --root data/ObjectNet3D
+
+The split of an image comes from the image-set lists; rows of images in none of them are skipped.
+"""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from tqdm import tqdm
+
+from dataset.annotations import write_table
+from dataset.mat_records import read_record, table_row
+
+
+def build_rows(root) -> list[dict]:
+    root = Path(root)
+    split_of = {}
+    for split in ("train", "val", "test"):
+        listing = root / "Image_sets" / f"{split}.txt"
+        if listing.is_file():
+            split_of.update({name.strip(): split for name in listing.read_text().split() if name.strip()})
+    if not split_of:
+        raise FileNotFoundError(f"no image-set lists under {root / 'Image_sets'}")
+    rows = []
+    for path in tqdm(sorted((root / "Annotations").glob("*.mat")), desc="reading records"):
+        split = split_of.get(path.stem)
+        if split is None:
+            continue
+        filename, objects = read_record(path)
+        for k, obj in enumerate(objects):
+            rows.append(table_row(obj, "object3d", split, path.stem, k, f"Images/{filename}"))
+    return rows
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--root", default="data/ObjectNet3D")
+    args = parser.parse_args(argv)
+    rows = build_rows(args.root)
+    write_table(Path(args.root) / "ObjectNet3D.txt", rows)
+    print(f"wrote {len(rows)} objects to {Path(args.root) / 'ObjectNet3D.txt'}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,165 @@
+import numpy as np
+import pytest
+import torch
+
+from auxiliary.angles import raw_to_label
+from auxiliary.rotation import project_points
+from dataset.annotations import AnnotationError, AnnotationTable, write_table
+from dataset.classes import OBJECTNET3D_NOVEL
+from dataset.pointcloud import (PointCloudCache, PointCloudError, mirror_x, normalize_points, prepare_points,
+                                read_ply_points, rotate_z, write_ply_points)
+from dataset.transforms import Augmentation, resize_pad
+from dataset.viewpoint import EmptySplitError, ViewpointDataset
+from PIL import Image
+
+from conftest import real_row
+
+CAMERA = dict(distance=3.0, focal=200.0, principal=(64.0, 64.0))
+rng = np.random.default_rng(1)
+
+
+def test_flipped_image_and_mirrored_cloud_describe_the_same_camera():
+    cloud = rng.uniform(-0.4, 0.4, (300, 3))
+    for a, e, t in rng.uniform([-180, -30, -30], [360, 80, 30], (20, 3)):
+        uv, _ = project_points(cloud, a, e, t, **CAMERA)
+        uv_flip, _ = project_points(mirror_x(cloud), 360 - a, e, -t, **CAMERA)
+        np.testing.assert_allclose(uv_flip[:, 0], 2 * 64.0 - uv[:, 0], atol=1e-9)
+        np.testing.assert_allclose(uv_flip[:, 1], uv[:, 1], atol=1e-9)
+
+
+def test_random_frame_rotation_and_shifted_azimuth_describe_the_same_camera():
+    cloud = rng.uniform(-0.4, 0.4, (300, 3))
+    for a, e, t in rng.uniform([-180, -30, -30], [360, 80, 30], (10, 3)):
+        for step in (-8, -3, 5, 71):
+            delta = 5.0 * step
+            uv, _ = project_points(cloud, a, e, t, **CAMERA)
+            uv_rand, _ = project_points(rotate_z(cloud, delta), a + delta, e, t, **CAMERA)
+            np.testing.assert_allclose(uv_rand, uv, atol=1e-9)
+    # the reference's bug (cloud turned by m degrees while the label moves by 5m) is not consistent
+    uv_bug, _ = project_points(rotate_z(cloud, 3.0), 10 + 15.0, 20, 0, **CAMERA)
+    assert np.abs(uv_bug - project_points(cloud, 10, 20, 0, **CAMERA)[0]).max() > 1
+
+
+def test_dataset_flip_transforms_labels_and_cloud_together(synthetic_root):
+    always = Augmentation(jitter=False, blur=0, flip=1.0, rotate=0, color=0, lighting=0)
+    never = Augmentation(jitter=False, blur=0, flip=1e-300, rotate=0, color=0, lighting=0)
+    kw = dict(dataset="Synthetic", split="train", shape="PointCloud", input_dim=64, point_num=500)
+    flipped = ViewpointDataset(synthetic_root, augment=always, **kw)
+    plain = ViewpointDataset(synthetic_root, augment=never, **kw)
+    for i in (0, 5, 17):
+        a, e, t = flipped.raw_angles[i]
+        expected = np.array(raw_to_label(-a, e, -t), dtype=np.float32)
+        np.testing.assert_allclose(flipped[(i, 2)]["label"].numpy(), expected, atol=1e-4)
+        np.testing.assert_allclose(plain[(i, 2)]["label"].numpy(), raw_to_label(a, e, t), atol=1e-4)
+        p_flip, p_plain = flipped[(i, 2)]["points"].numpy(), plain[(i, 2)]["points"].numpy()
+        # same subset of points; x is mirrored (an affine map with negative slope), y and z are not
+        assert np.corrcoef(p_flip[0], p_plain[0])[0, 1] == pytest.approx(-1, abs=1e-5)
+        assert np.corrcoef(p_flip[1], p_plain[1])[0, 1] == pytest.approx(1, abs=1e-5)
+        image_flip, image_plain = flipped[(i, 2)]["image"], plain[(i, 2)]["image"]
+        assert not torch.equal(image_flip, image_plain)
+
+
+def test_dataset_random_frame_shifts_label_and_rotates_cloud_consistently(synthetic_root):
+    ds = ViewpointDataset(synthetic_root, "Synthetic", "train", shape="PointCloud", input_dim=32, point_num=400,
+                          augment=False, random_frame=True, seed=5)
+    shifts = []
+    for i in range(0, len(ds), 7):
+        item = ds[(i, 3)]
+        a, e, t = ds.raw_angles[i]
+        azimuth_label = float(item["label"][0])
+        delta = ((360 - azimuth_label) - a + 180) % 360 - 180  # new raw azimuth minus old
+        assert delta % 5 == pytest.approx(0, abs=1e-3) or delta % 5 == pytest.approx(5, abs=1e-3)
+        assert -40 - 1e-3 <= delta <= 40 + 1e-3
+        shifts.append(delta)
+        # the cloud was rotated by exactly delta before normalisation
+        generator = np.random.default_rng([ds.seed, 3, i])
+        generator.integers(-8, 9)
+        cloud = ds._clouds.get(ds.shape_file(i))
+        expected = prepare_points(cloud, 400, generator, rotation_deg=round(delta))
+        np.testing.assert_allclose(item["points"].numpy(), expected, atol=1e-5)
+        np.testing.assert_allclose(item["label"][1:].numpy(), raw_to_label(a, e, t)[1:], atol=1e-4)
+    assert len(set(np.round(shifts))) > 1
+
+
+def test_real_layout_table_and_filters(real_layout):
+    root, rows = real_layout
+    table = AnnotationTable.read(root / "ObjectNet3D.txt")
+    assert len(table) == len(rows)
+    train = ViewpointDataset(root, "ObjectNet3D", "train", shape="PointCloud", input_dim=48)
+    assert sorted(train.im_paths.tolist()) == ["Images/n01.JPEG", "Images/n02.JPEG"]
+    val = ViewpointDataset(root, "ObjectNet3D", "val", input_dim=48)
+    assert val.im_paths.tolist() == ["Images/n03.JPEG"]  # keypoints, eval classes, truncation filters
+    assert set(val.class_names) <= set(OBJECTNET3D_NOVEL)
+    item = train[0]
+    assert item["image"].shape == (3, 48, 48) and item["points"].shape == (3, 2500)
+    # azimuth -30.5 is read as 329.5 degrees, whose label is 30.5
+    assert val[0]["label"].tolist() == pytest.approx([30.5, 102.0, 176.0])
+    novel = ViewpointDataset(root, "ObjectNet3D", "train", novel=True, input_dim=48)
+    assert novel.cats.tolist() == ["chair"]
+    with pytest.raises(EmptySplitError, match="train split is empty"):
+        ViewpointDataset(root, "ObjectNet3D", "train", novel=True, classes=["bed"])
+
+
+def test_table_accepts_index_column_and_cls_name(tmp_path):
+    path = tmp_path / "t.txt"
+    header = ",".join(["", "source", "set", "cls_name"] + [c for c in real_row() if c not in ("source", "set", "cat")])
+    values = ["0", "object3d", "val", "sofa"] + [str(v) for k, v in real_row().items() if k not in ("source", "set", "cat")]
+    path.write_text(header + "\n" + ",".join(values) + "\n")
+    table = AnnotationTable.read(path)
+    assert table["cat"].tolist() == ["sofa"] and table["azimuth"][0] == -30.5
+
+
+def test_table_errors_name_file_and_line(tmp_path):
+    path = tmp_path / "bad.txt"
+    write_table(path, [real_row(), real_row(azimuth="north")])
+    with pytest.raises(AnnotationError, match=r"bad.txt, line 3: column 'azimuth' is not a number"):
+        AnnotationTable.read(path)
+    write_table(path, [real_row(left=50, right=10)])
+    with pytest.raises(AnnotationError, match="line 2: empty or inverted box"):
+        AnnotationTable.read(path)
+    path.write_text("source,set\nobject3d,train\n")
+    with pytest.raises(AnnotationError, match="missing column"):
+        AnnotationTable.read(path)
+
+
+def test_shot_sampling_is_seeded_and_per_class(synthetic_root):
+    table = AnnotationTable.read(synthetic_root / "Synthetic.txt")
+    a = table.select("train", shot=3, seed=1)
+    assert np.array_equal(a, table.select("train", shot=3, seed=1))
+    assert not np.array_equal(a, table.select("train", shot=3, seed=2))
+    cats, counts = np.unique(table["cat"][a], return_counts=True)
+    assert len(cats) == 12 and (counts == 3).all()
+    with pytest.raises(AnnotationError, match="fewer than --shot 99"):
+        table.select("train", shot=99)
+
+
+def test_ply_binary_and_ascii_round_trip_and_cache(tmp_path):
+    points = rng.normal(size=(50, 3))
+    for binary in (True, False):
+        path = tmp_path / f"c{binary}.ply"
+        write_ply_points(path, points, binary=binary)
+        np.testing.assert_allclose(read_ply_points(path), points.astype(np.float32))
+    cache = PointCloudCache()
+    first = cache.get(tmp_path / "cTrue.ply")
+    assert cache.get(tmp_path / "cTrue.ply") is first and len(cache) == 1
+    (tmp_path / "broken.ply").write_bytes(b"ply\nformat binary_little_endian 1.0\nelement vertex 10\n")
+    with pytest.raises(PointCloudError, match="broken.ply"):
+        read_ply_points(tmp_path / "broken.ply")
+    with pytest.raises(PointCloudError, match="fewer than --point_num 100"):
+        prepare_points(first, 100, rng)
+
+
+def test_normalisation_is_the_reference_scalar_min_max():
+    points = np.array([[0.0, 1.0, -1.0], [2.0, 0.5, 0.0]])
+    np.testing.assert_allclose(normalize_points(points), (points + 1) / 3)
+    out = prepare_points(rng.normal(size=(100, 3)).astype(np.float32), 60, rng)
+    assert out.shape == (3, 60) and out.dtype == np.float32 and out.min() == 0 and out.max() == pytest.approx(1)
+
+
+def test_resize_pad_keeps_aspect_and_centres():
+    image = Image.new("RGB", (100, 50), (255, 255, 255))
+    out = np.asarray(resize_pad(image, 64))
+    assert out.shape == (64, 64, 3)
+    rows = np.nonzero(out[:, 32, 0] > 128)[0]
+    assert len(rows) == 32 and rows[0] == 16
+    assert np.asarray(resize_pad(Image.new("RGB", (20, 20)), 64)).shape == (64, 64, 3)
