@@ -16,16 +16,15 @@ import numpy as np
 from auxiliary.angles import label_to_raw
 
 
-def _rz(t):
-    c, s = np.cos(t), np.sin(t)
-    o, z = np.ones_like(t), np.zeros_like(t)
-    return np.stack([np.stack([c, -s, z], -1), np.stack([s, c, z], -1), np.stack([z, z, o], -1)], -2)
+def _rz(t, xp=np):
+    """Counter-clockwise rotations about z by angles t (radians); ``xp`` is numpy or torch."""
+    c, s, o, z = xp.cos(t), xp.sin(t), xp.ones_like(t), xp.zeros_like(t)
+    return xp.stack([xp.stack([c, -s, z], -1), xp.stack([s, c, z], -1), xp.stack([z, z, o], -1)], -2)
 
 
-def _rx(t):
-    c, s = np.cos(t), np.sin(t)
-    o, z = np.ones_like(t), np.zeros_like(t)
-    return np.stack([np.stack([o, z, z], -1), np.stack([z, c, -s], -1), np.stack([z, s, c], -1)], -2)
+def _rx(t, xp=np):
+    c, s, o, z = xp.cos(t), xp.sin(t), xp.ones_like(t), xp.zeros_like(t)
+    return xp.stack([xp.stack([o, z, z], -1), xp.stack([z, c, -s], -1), xp.stack([z, s, c], -1)], -2)
 
 
 def viewpoint_to_rotation(azimuth, elevation, inplane) -> np.ndarray:
@@ -65,3 +64,16 @@ def project_points(points, azimuth, elevation, inplane, distance, focal, princip
     u = principal[0] + focal * cam[:, 0] / depth
     v = principal[1] - focal * cam[:, 1] / depth
     return np.stack([u, v], axis=1), depth
+
+
+def label_geodesic_error_torch(pred_labels, gt_labels):
+    """Torch version of :func:`label_geodesic_error` (degrees, (N,)), in float64 on the inputs' device."""
+    import torch
+
+    def rotation(labels):
+        labels = torch.deg2rad(labels.to(torch.float64))
+        # raw angles from labels: -azimuth = azimuth label, elevation - 90 = label - 180, in-plane = label - 180
+        return (_rz(labels[:, 2] - torch.pi, torch) @ _rx(labels[:, 1] - torch.pi, torch)
+                @ _rz(labels[:, 0], torch))
+    trace = (rotation(pred_labels) * rotation(gt_labels)).sum(dim=(-1, -2))
+    return torch.rad2deg(torch.arccos(((trace - 1) / 2).clamp(-1, 1)))

@@ -1,0 +1,63 @@
+"""Command-line flags shared by the scripts, as parent parsers (one definition per flag)."""
+from __future__ import annotations
+
+import argparse
+
+from dataset.classes import DATASETS
+from model.encoders import IMAGE_BACKBONES
+from model.fusion import FUSIONS
+
+
+def none_or_str(value: str):
+    """'None' on the command line means Python None (``--shape None`` selects the image-only network)."""
+    return None if value in ("None", "none", "") else value
+
+
+def data_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(add_help=False)
+    g = p.add_argument_group("data")
+    g.add_argument("--dataset", default="Synthetic", choices=sorted(DATASETS),
+                   help="dataset name; its root is data/<dataset> unless --data_dir is given")
+    g.add_argument("--data_dir", default=None, help="dataset root (default: data/<dataset>)")
+    g.add_argument("--shape", type=none_or_str, default="PointCloud", choices=["PointCloud", None],
+                   help="shape input of the network: PointCloud (teacher) or None (image only)")
+    g.add_argument("--shape_dir", default="pointcloud", help="folder of <cat>/<NN>/compressed.ply under the root")
+    g.add_argument("--input_dim", type=int, default=224, help="side of the square network input")
+    g.add_argument("--point_num", type=int, default=2500, help="points sampled from each cloud")
+    g.add_argument("--bin_size", type=int, default=15, help="angle bin width in degrees")
+    g.add_argument("--novel", action="store_true", help="zero-shot protocol: train without the novel classes")
+    g.add_argument("--keypoint", action="store_true",
+                   help="train only on untruncated, unoccluded, keypoint-annotated rows (PoseFromShape)")
+    g.add_argument("--batch_size", type=int, default=16)
+    g.add_argument("--workers", type=int, default=4, help="data-loading processes")
+    g.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    g.add_argument("--seed", type=int, default=46)
+    return p
+
+
+def model_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(add_help=False)
+    g = p.add_argument_group("model")
+    g.add_argument("--img_encoder", default="resnet50", choices=IMAGE_BACKBONES)
+    g.add_argument("--img_feature_dim", type=int, default=1024)
+    g.add_argument("--shape_feature_dim", type=int, default=1024)
+    g.add_argument("--fusion", default="deform", choices=FUSIONS,
+                   help="deform: the 3DAug 1x1-conv fusion; mlp: PoseFromShape's MLP")
+    g.add_argument("--pretrained", action="store_true", help="start from torchvision's ImageNet weights (downloads)")
+    return p
+
+
+def train_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(add_help=False)
+    g = p.add_argument_group("optimisation")
+    g.add_argument("--n_epoch", type=int, default=200)
+    g.add_argument("--lr", type=float, default=1e-4)
+    g.add_argument("--weight_decay", type=float, default=5e-4)
+    g.add_argument("--decrease", type=int, default=100, help="epoch at which the learning rate is multiplied by 0.1")
+    g.add_argument("--random", action="store_true", help="canonical-frame randomisation of the shape and azimuth")
+    g.add_argument("--random_range", type=int, default=0, choices=[0, 1, 2], help="0: +-40, 1: +-85, 2: any")
+    g.add_argument("--shot", type=int, default=None, help="K training samples per class (few-shot)")
+    g.add_argument("--output_dir", default=None, help="run directory (default: result/<shape>_<dataset>[_novel])")
+    g.add_argument("--resume", default=None, help="checkpoint to resume from (default: <output_dir>/checkpoint.pth)")
+    g.add_argument("--print_freq", type=int, default=50, help="batches between progress lines")
+    return p

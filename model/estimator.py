@@ -1,0 +1,107 @@
+"""Pose estimators: the teacher (image + point cloud) and the image-only estimator (baseline and student).
+
+Both return a dict: ``outputs`` (the six head tensors), ``feature`` (the 200-d vector the heads read: the
+fused 3D-augmented feature for the teacher, the compressed image feature for the image-only network) and
+``embedding`` (the 200-d image projection: the teacher's contrastive anchor, the student's embedding).
+The constructor arguments are plain values, stored in every checkpoint as ``model_args`` so that testing and
+the demo rebuild the network from the file alone (:func:`build_model`).
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from model.encoders import ImageEncoder, PointNetEncoder
+from model.fusion import build_fusion, mlp
+from model.heads import PoseHeads
+
+FEATURE_DIM = 200
+
+
+def reference_init(module: nn.Module) -> None:
+    """The reference initialisation: Kaiming-normal convs (a = 0.2), unit BatchNorm2d, Linear ~ N(0, 1e-3)."""
+    for m in module.modules():
+        if isinstance(m, nn.Conv2d):
+            nn.init.kaiming_normal_(m.weight, a=0.2)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.BatchNorm2d):
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.Linear):
+            nn.init.normal_(m.weight, 0.0, 1e-3)
+            nn.init.zeros_(m.bias)
+
+
+class PoseEstimator(nn.Module):
+    """Teacher: ResNet image feature + PointNet shape feature -> fusion (200-d) -> six heads; plus an image projector."""
+
+    kind = "teacher"
+
+    def __init__(self, img_encoder: str = "resnet50", img_feature_dim: int = 1024, shape_feature_dim: int = 1024,
+                 fusion: str = "deform", num_bins=(24, 12, 24), pretrained: bool = False):
+        super().__init__()
+        self.image_encoder = ImageEncoder(img_encoder, img_feature_dim)
+        self.shape_encoder = PointNetEncoder(shape_feature_dim)
+        self.fusion = build_fusion(fusion, shape_feature_dim + img_feature_dim, FEATURE_DIM)
+        self.heads = PoseHeads(FEATURE_DIM, num_bins)
+        self.projector = mlp((img_feature_dim, 800, 400, FEATURE_DIM), final_activation=False)
+        reference_init(self)
+        if pretrained:
+            self.image_encoder = _pretrained_encoder(img_encoder, img_feature_dim)
+
+    def forward(self, image: torch.Tensor, points: torch.Tensor) -> dict:
+        image_feature = self.image_encoder(image)
+        shape_feature = self.shape_encoder(points)
+        fused = self.fusion(torch.cat([shape_feature, image_feature], dim=1))
+        return {"outputs": self.heads(fused), "feature": fused, "embedding": self.projector(image_feature)}
+
+
+class ImageEstimator(nn.Module):
+    """Image only (``--shape None``): backbone -> 800 -> 400 -> 200 (BN, ReLU) -> six heads; 200 -> 200 -> 200 projector."""
+
+    kind = "image"
+
+    def __init__(self, img_encoder: str = "resnet50", img_feature_dim: int = 2048, num_bins=(24, 12, 24),
+                 pretrained: bool = False):
+        super().__init__()
+        self.image_encoder = ImageEncoder(img_encoder, img_feature_dim)
+        self.compress = mlp((img_feature_dim, 800, 400, FEATURE_DIM))
+        self.heads = PoseHeads(FEATURE_DIM, num_bins)
+        self.projector = mlp((FEATURE_DIM, FEATURE_DIM, FEATURE_DIM), final_activation=False)
+        reference_init(self)
+        if pretrained:
+            self.image_encoder = _pretrained_encoder(img_encoder, img_feature_dim)
+
+    def forward(self, image: torch.Tensor, points: torch.Tensor | None = None) -> dict:
+        feature = self.compress(self.image_encoder(image))
+        return {"outputs": self.heads(feature), "feature": feature, "embedding": self.projector(feature)}
+
+
+def _pretrained_encoder(name: str, feature_dim: int) -> ImageEncoder:
+    encoder = ImageEncoder(name, feature_dim, pretrained=True)
+    last = encoder.backbone.fc if name.startswith("resnet") else encoder.backbone.classifier[-1]
+    reference_init(last)
+    return encoder
+
+
+MODEL_KINDS = {"teacher": PoseEstimator, "image": ImageEstimator}
+
+
+def model_args_from(args) -> dict:
+    """Constructor arguments from parsed command-line flags (``--shape None`` selects the image-only network)."""
+    num_bins = [int(span // args.bin_size) for span in (360, 180, 360)]
+    if args.shape is None:
+        return {"kind": "image", "img_encoder": args.img_encoder, "img_feature_dim": args.img_feature_dim,
+                "num_bins": num_bins}
+    return {"kind": "teacher", "img_encoder": args.img_encoder, "img_feature_dim": args.img_feature_dim,
+            "shape_feature_dim": args.shape_feature_dim, "fusion": args.fusion, "num_bins": num_bins}
+
+
+def build_model(model_args: dict, pretrained: bool = False) -> nn.Module:
+    model_args = dict(model_args)
+    kind = model_args.pop("kind")
+    if kind not in MODEL_KINDS:
+        raise ValueError(f"unknown model kind {kind!r}")
+    model_args["num_bins"] = tuple(model_args["num_bins"])
+    return MODEL_KINDS[kind](pretrained=pretrained, **model_args)
