@@ -32,7 +32,7 @@ from dataset.pointcloud import write_ply_points
 from dataset.render import render
 from dataset.shapes import build_shape
 
-DEFAULTS = dict(seed=0, instances=5, train_per_class=160, val_per_class=40, image_size=128, points=5000)
+DEFAULTS = dict(seed=0, instances=5, train_per_class=800, val_per_class=40, image_size=96, points=5000)
 
 
 @lru_cache(maxsize=None)
