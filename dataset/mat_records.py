@@ -63,3 +63,17 @@ def table_row(obj: dict, source: str, split: str, im_name: str, index: int, im_p
     row.update({k: v for k, v in obj.items() if k != "class"})
     row["im_path"] = im_path
     return row
+
+
+def prepare_main(argv, doc: str, default_root: str, table_name: str, build_rows) -> None:
+    """Command line shared by the .mat prepare scripts: --root, build the rows, write the table."""
+    import argparse
+
+    from dataset.annotations import write_table
+
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    parser.add_argument("--root", default=default_root)
+    args = parser.parse_args(argv)
+    rows = build_rows(args.root)
+    write_table(Path(args.root) / table_name, rows)
+    print(f"wrote {len(rows)} objects to {Path(args.root) / table_name}")

@@ -6,13 +6,11 @@ The split of an image comes from the image-set lists; rows of images in none of 
 """
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 from tqdm import tqdm
 
-from dataset.annotations import write_table
-from dataset.mat_records import read_record, table_row
+from dataset.mat_records import prepare_main, read_record, table_row
 
 
 def build_rows(root) -> list[dict]:
@@ -36,12 +34,7 @@ def build_rows(root) -> list[dict]:
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--root", default="data/ObjectNet3D")
-    args = parser.parse_args(argv)
-    rows = build_rows(args.root)
-    write_table(Path(args.root) / "ObjectNet3D.txt", rows)
-    print(f"wrote {len(rows)} objects to {Path(args.root) / 'ObjectNet3D.txt'}")
+    prepare_main(argv, __doc__, "data/ObjectNet3D", "ObjectNet3D.txt", build_rows)
 
 
 if __name__ == "__main__":

@@ -8,14 +8,12 @@ folder's category are kept, and objects whose three angles are all zero (unannot
 """
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 from tqdm import tqdm
 
-from dataset.annotations import write_table
 from dataset.classes import PASCAL3D_CLASSES
-from dataset.mat_records import read_record, table_row
+from dataset.mat_records import prepare_main, read_record, table_row
 
 
 def build_rows(root) -> list[dict]:
@@ -39,12 +37,7 @@ def build_rows(root) -> list[dict]:
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--root", default="data/Pascal3D")
-    args = parser.parse_args(argv)
-    rows = build_rows(args.root)
-    write_table(Path(args.root) / "Pascal3D.txt", rows)
-    print(f"wrote {len(rows)} objects to {Path(args.root) / 'Pascal3D.txt'}")
+    prepare_main(argv, __doc__, "data/Pascal3D", "Pascal3D.txt", build_rows)
 
 
 if __name__ == "__main__":

@@ -163,3 +163,16 @@ def test_resize_pad_keeps_aspect_and_centres():
     rows = np.nonzero(out[:, 32, 0] > 128)[0]
     assert len(rows) == 32 and rows[0] == 16
     assert np.asarray(resize_pad(Image.new("RGB", (20, 20)), 64)).shape == (64, 64, 3)
+
+
+def test_missing_or_corrupt_image_names_the_file(real_layout):
+    from dataset.transforms import ImageError
+
+    root, _ = real_layout
+    ds = ViewpointDataset(root, "ObjectNet3D", "train", input_dim=32)
+    (root / ds.im_paths[0]).write_bytes(b"\xff\xd8\xff\xe0 truncated")
+    with pytest.raises(ImageError, match=f"{ds.im_paths[0]} cannot be decoded"):
+        ds[0]
+    (root / ds.im_paths[1]).unlink()
+    with pytest.raises(FileNotFoundError, match=f"{ds.im_paths[1]} does not exist"):
+        ds[1]
