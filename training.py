@@ -11,19 +11,17 @@ continues from ``checkpoint.pth``, also after ``--n_epoch`` was raised.
 from __future__ import annotations
 
 import argparse
-import json
-import time
 from pathlib import Path
 
 import torch
 
 from auxiliary.angles import ViewpointCodec
-from auxiliary.checkpoint import (CheckpointError, atomic_save, atomic_write_text, load_checkpoint,
-                                  load_weights, FORMAT)
-from auxiliary.engine import TeacherObjective, evaluate, train_one_epoch
-from auxiliary.metrics import format_table
+from auxiliary.checkpoint import CheckpointError, load_checkpoint, load_weights
+from auxiliary.engine import TeacherObjective
+from auxiliary.runner import fit
+from auxiliary.schedule import make_scheduler
 from auxiliary.options import data_parser, model_parser, train_parser
-from auxiliary.utils import append_jsonl, print_header, read_jsonl, resolve_device, seed_everything
+from auxiliary.utils import print_header, resolve_device, seed_everything
 from dataset.loaders import make_dataset, make_loader
 from model.estimator import build_model, model_args_from
 from model.infonce import InfoNCE
@@ -47,18 +45,6 @@ def default_output_dir(args, shape) -> Path:
     return Path("result") / (name + (f"_shot{args.shot}" if args.shot else ""))
 
 
-def data_args(args) -> dict:
-    """The data settings a checkpoint needs to be evaluated as it was trained."""
-    return {"dataset": args.dataset, "input_dim": args.input_dim, "point_num": args.point_num,
-            "bin_size": args.bin_size, "shape_dir": args.shape_dir}
-
-
-def training_state(model, optimizer, scheduler, epoch, best, model_args, args) -> dict:
-    return {"format": FORMAT, "model_args": model_args, "data_args": data_args(args), "model": model.state_dict(),
-            "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "epoch": epoch,
-            "best_acc30": best, "args": vars(args), "torch_rng": torch.get_rng_state()}
-
-
 def build_network(args, device):
     """The network: from ``--model`` (architecture from the file) or from the flags."""
     if args.model:
@@ -73,7 +59,7 @@ def build_network(args, device):
         print(f"started from the weights of {args.model}")
     else:
         model_args = model_args_from(args)
-        model = build_model(model_args, pretrained=args.pretrained)
+        model = build_model(model_args, pretrained=args.pretrained, init=args.init)
     return model.to(device), model_args
 
 
@@ -95,53 +81,11 @@ def main(argv=None):
     val_loader = make_loader(val_set, args.batch_size, args.workers, False, device)
 
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
-    scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=[args.decrease], gamma=0.1)
+    scheduler = make_scheduler(optimizer, len(train_loader), args.n_epoch, args.schedule, args.decrease, args.warmup)
     objective = TeacherObjective(PoseLoss(codec), InfoNCE(args.contrast_tau), args.contrast_weight)
 
-    start_epoch, best = 0, float("-inf")
-    resume = Path(args.resume) if args.resume else output_dir / "checkpoint.pth"
-    if args.resume or resume.is_file():
-        state = load_checkpoint(resume, kind=model_args["kind"])
-        load_weights(model, state["model"], resume)
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        torch.set_rng_state(state["torch_rng"])
-        start_epoch, best = state["epoch"] + 1, state["best_acc30"]
-        print(f"resumed from {resume} at epoch {start_epoch} (best val Acc30 so far {best:.2f})")
-    # keep the log consistent with the checkpoint: drop lines of epochs that will be trained again
-    metrics_path = output_dir / "metrics.jsonl"
-    kept = [r for r in read_jsonl(metrics_path) if r["epoch"] < start_epoch]
-    atomic_write_text(metrics_path, "".join(json.dumps(r) + "\n" for r in kept))
-    atomic_write_text(output_dir / "args.json", json.dumps(vars(args), indent=2) + "\n")
-
-    result = None
-    for epoch in range(start_epoch, args.n_epoch):
-        start = time.time()
-        lr = optimizer.param_groups[0]["lr"]
-        stats = train_one_epoch(model, train_loader, optimizer, objective, codec, device, epoch, args.print_freq)
-        scheduler.step()
-        result = evaluate(model, val_loader, codec, device)
-        table = result["table"]
-        improved = table["mean"]["acc30"] > best
-        if improved:
-            best = table["mean"]["acc30"]
-            atomic_save({"format": FORMAT, "model_args": model_args, "data_args": data_args(args),
-                         "model": model.state_dict(), "epoch": epoch, "val": table, "args": vars(args)},
-                        output_dir / "model_best.pth")
-            atomic_write_text(output_dir / "results_best.json", json.dumps({"epoch": epoch, **table}, indent=2))
-        atomic_save(training_state(model, optimizer, scheduler, epoch, best, model_args, args),
-                    output_dir / "checkpoint.pth")
-        record = {"epoch": epoch, "lr": lr, "time_s": round(time.time() - start, 2), "train": stats,
-                  "val": {"acc30": table["mean"]["acc30"], "mederr": table["mean"]["mederr"],
-                          "pooled_acc30": table["pooled"]["acc30"], "pooled_mederr": table["pooled"]["mederr"]},
-                  "best_acc30": best}
-        append_jsonl(metrics_path, record)
-        print(f"epoch {epoch}: train loss {stats['loss']:.4f} | val Acc30 {table['mean']['acc30']:.2f} "
-              f"MedErr {table['mean']['mederr']:.2f} | best {best:.2f}{' (new best)' if improved else ''} "
-              f"| {record['time_s']:.0f} s", flush=True)
-    if result is not None:
-        print(format_table(result["table"], f"val split, last epoch ({args.n_epoch - 1})"))
-    print(f"run directory: {output_dir}")
+    fit(args, model, model_args, train_loader, val_loader, optimizer, scheduler, objective, codec, device,
+        output_dir)
     return output_dir
 
 

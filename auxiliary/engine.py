@@ -33,8 +33,11 @@ class TeacherObjective:
 
 
 def train_one_epoch(model, loader, optimizer, objective, codec: ViewpointCodec, device, epoch: int,
-                    print_freq: int = 50) -> dict:
-    """One pass over ``loader``; returns the mean loss terms and the training Acc30 (on augmented crops)."""
+                    print_freq: int = 50, scheduler=None) -> dict:
+    """One pass over ``loader``; returns the mean loss terms and the training Acc30 (on augmented crops).
+
+    ``scheduler`` (optional) is stepped after every batch.
+    """
     model.train()
     if hasattr(loader.sampler, "set_epoch"):
         loader.sampler.set_epoch(epoch)
@@ -46,6 +49,8 @@ def train_one_epoch(model, loader, optimizer, objective, codec: ViewpointCodec, 
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
+        if scheduler is not None:
+            scheduler.step()
         parts["loss"] = loss.detach()
         for k, v in parts.items():
             sums[k] = sums.get(k, 0.0) + v

@@ -4,7 +4,10 @@ from __future__ import annotations
 import argparse
 
 from dataset.classes import DATASETS
+from dataset.transforms import AUGMENTATIONS
 from model.encoders import IMAGE_BACKBONES
+from auxiliary.schedule import SCHEDULES
+from model.estimator import INITS
 from model.fusion import FUSIONS
 
 
@@ -44,6 +47,9 @@ def model_parser() -> argparse.ArgumentParser:
     g.add_argument("--fusion", default="deform", choices=FUSIONS,
                    help="deform: the 3DAug 1x1-conv fusion; mlp: PoseFromShape's MLP")
     g.add_argument("--pretrained", action="store_true", help="start from torchvision's ImageNet weights (downloads)")
+    g.add_argument("--init", default="torchvision", choices=INITS,
+                   help="initialisation of a network trained from scratch: PyTorch's defaults, or the reference's "
+                        "(Kaiming convs, Linear ~ N(0, 1e-3); slow to train with Adam, see the README)")
     return p
 
 
@@ -54,6 +60,12 @@ def train_parser() -> argparse.ArgumentParser:
     g.add_argument("--lr", type=float, default=1e-4)
     g.add_argument("--weight_decay", type=float, default=5e-4)
     g.add_argument("--decrease", type=int, default=100, help="epoch at which the learning rate is multiplied by 0.1")
+    g.add_argument("--schedule", default="step", choices=SCHEDULES,
+                   help="step: x0.1 at --decrease (the reference); cosine: cosine decay to 0 at --n_epoch")
+    g.add_argument("--warmup", type=int, default=0, help="epochs of linear learning-rate warm-up")
+    g.add_argument("--augment", default="reference", choices=AUGMENTATIONS,
+                   help="training augmentation: reference (blur, box jitter, flip, in-plane rotation, colour, "
+                        "lighting), light (box jitter and flip) or none")
     g.add_argument("--random", action="store_true", help="canonical-frame randomisation of the shape and azimuth")
     g.add_argument("--random_range", type=int, default=0, choices=[0, 1, 2], help="0: +-40, 1: +-85, 2: any")
     g.add_argument("--shot", type=int, default=None, help="K training samples per class (few-shot)")

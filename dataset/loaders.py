@@ -8,6 +8,7 @@ from torch.utils.data import DataLoader
 
 from dataset.sampler import EpochSampler
 from dataset.synthetic import ensure_synthetic
+from dataset.transforms import Augmentation
 from dataset.viewpoint import ViewpointDataset
 
 
@@ -22,7 +23,9 @@ def data_root(args) -> Path:
 def make_dataset(args, split: str, shape=None, classes=None) -> ViewpointDataset:
     return ViewpointDataset(
         data_root(args), args.dataset, split, shape=shape, shape_dir=args.shape_dir, input_dim=args.input_dim,
-        point_num=args.point_num, random_frame=getattr(args, "random", False) and split == "train",
+        point_num=args.point_num,
+        augment=Augmentation.preset(getattr(args, "augment", "reference")) if split == "train" else None,
+        random_frame=getattr(args, "random", False) and split == "train",
         random_range=getattr(args, "random_range", 0), novel=args.novel, keypoint=args.keypoint,
         shot=getattr(args, "shot", None) if split == "train" else None, seed=args.seed, classes=classes)
 

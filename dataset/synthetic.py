@@ -5,8 +5,8 @@
 writes ``Synthetic.txt`` (the 19-column annotation table), ``Images/<name>.JPEG``, ``Image_sets/{train,val}.txt``
 and ``pointcloud/<cat>/<NN>/compressed.ply`` (5000 points sampled on each CAD model's surface, binary PLY with
 double x/y/z, as in the real datasets), so the same loader reads it. Each category has several instances
-(random proportions); each image shows one instance with random colours, stripe textures, light, background
-and distractors, at azimuth ~ U[0, 360), elevation mostly in [-10, 60] and a small in-plane rotation. The
+(random proportions, and a colour per part like a textured CAD model); each image shows one instance with
+its colours jittered, stripe textures, random light, background and distractors, at azimuth ~ U[0, 360), elevation mostly in [-10, 60] and a small in-plane rotation. The
 output is a pure function of the seed and the sizes; it is written to ``<out>.partial`` and renamed when
 complete, so an interrupted generation never leaves a half dataset behind.
 """
@@ -32,6 +32,7 @@ from dataset.pointcloud import write_ply_points
 from dataset.render import render
 from dataset.shapes import build_shape
 
+GENERATOR_VERSION = 2  # bumped whenever the same seed and sizes would give different data
 DEFAULTS = dict(seed=0, instances=5, train_per_class=800, val_per_class=40, image_size=96, points=5000)
 
 
@@ -42,6 +43,12 @@ def _mesh(seed: int, category: str, instance: int):
 
 def _random_color(rng, saturation=(0.3, 0.9), value=(0.35, 0.95)):
     return np.array(colorsys.hsv_to_rgb(rng.random(), rng.uniform(*saturation), rng.uniform(*value)))
+
+
+def _instance_palette(seed: int, category: str, instance: int) -> np.ndarray:
+    """The instance's own colour per part slot (3, 3), as a textured CAD model has."""
+    rng = np.random.default_rng([seed, SYNTHETIC_CLASSES.index(category), instance, 13])
+    return np.stack([_random_color(rng) for _ in range(3)])
 
 
 def _background(rng, size) -> Image.Image:
@@ -78,7 +85,8 @@ def render_sample(job):
     azimuth, elevation, inplane = _sample_viewpoint(rng)
     distance, focal = rng.uniform(2.4, 3.4), 1.8 * size
     principal = size / 2 + rng.uniform(-0.08, 0.08, 2) * size
-    colors = np.stack([_random_color(rng) for _ in range(3)])
+    colors = np.clip(_instance_palette(seed, category, instance) * rng.uniform(0.8, 1.2, (3, 1))
+                     + rng.normal(0, 0.04, (3, 3)), 0, 1)
     light = [rng.uniform(-0.7, 0.7), rng.uniform(0.1, 1.0), rng.uniform(0.4, 1.0)]
     freq = rng.normal(0, 25, 3) if rng.random() < 0.5 else None
     rgb, mask = render(mesh, colors, azimuth, elevation, inplane, distance, focal, principal, size, size,
@@ -126,7 +134,7 @@ def generate(out, seed=DEFAULTS["seed"], instances=DEFAULTS["instances"],
     for split in ("train", "val"):
         names = sorted({r["im_name"] for r in rows if r["set"] == split})
         (partial / "Image_sets" / f"{split}.txt").write_text("\n".join(names) + "\n")
-    meta = dict(seed=seed, instances=instances, train_per_class=train_per_class, val_per_class=val_per_class,
+    meta = dict(version=GENERATOR_VERSION, seed=seed, instances=instances, train_per_class=train_per_class, val_per_class=val_per_class,
                 image_size=image_size, points=points, classes=list(classes), novel=list(SYNTHETIC_NOVEL))
     (partial / "generator.json").write_text(json.dumps(meta, indent=2) + "\n")
     if out.exists():
@@ -138,11 +146,25 @@ def generate(out, seed=DEFAULTS["seed"], instances=DEFAULTS["instances"],
 
 
 def ensure_synthetic(root, **kwargs) -> Path:
-    """Generate the synthetic dataset at ``root`` with the default sizes unless it is already there."""
+    """Generate the synthetic dataset at ``root`` (default sizes) unless it is there, written by this version of
+    the generator; a set written by an older generator is regenerated."""
     root = Path(root)
     if not (root / "Synthetic.txt").is_file():
         print(f"{root} not found: generating the built-in synthetic dataset (about a minute)")
         generate(root, **kwargs)
+        return root
+    meta_path = root / "generator.json"
+    if meta_path.is_file():
+        try:
+            version = json.loads(meta_path.read_text()).get("version", 1)
+        except json.JSONDecodeError:
+            version = None
+        if version != GENERATOR_VERSION:
+            meta = json.loads(meta_path.read_text()) if version is not None else {}
+            sizes = {k: meta[k] for k in DEFAULTS if k in meta}
+            print(f"{root} was written by generator version {version}; regenerating it with version "
+                  f"{GENERATOR_VERSION} (same sizes)")
+            generate(root, **{**sizes, **kwargs})
     return root
 
 

@@ -113,6 +113,21 @@ class Augmentation:
     def none(cls) -> "Augmentation":
         return cls(jitter=False, blur=0.0, flip=0.0, rotate=0.0, color=0.0, lighting=0.0)
 
+    @classmethod
+    def light(cls) -> "Augmentation":
+        """Box jitter and flips only: for short runs on data whose in-plane rotations are small."""
+        return cls(blur=0.0, rotate=0.0, color=0.0, lighting=0.0)
+
+    @classmethod
+    def preset(cls, name: str) -> "Augmentation":
+        presets = {"reference": cls, "light": cls.light, "none": cls.none}
+        if name not in presets:
+            raise ValueError(f"unknown augmentation {name!r}; choose from {', '.join(presets)}")
+        return presets[name]()
+
+
+AUGMENTATIONS = ("reference", "light", "none")
+
 
 def crop_view(image: Image.Image, box, input_dim: int, rng: np.random.Generator, aug: Augmentation,
               path=None) -> tuple[torch.Tensor, bool, float]:

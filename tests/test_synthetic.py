@@ -1,3 +1,4 @@
+import json
 import hashlib
 
 import numpy as np
@@ -10,7 +11,7 @@ from dataset.annotations import AnnotationTable
 from dataset.classes import SYNTHETIC_CLASSES, SYNTHETIC_NOVEL
 from dataset.render import rasterize
 from dataset.shapes import BUILDERS, build_shape
-from dataset.synthetic import _mesh, ensure_synthetic, generate
+from dataset.synthetic import GENERATOR_VERSION, _mesh, ensure_synthetic, generate
 
 
 def test_generated_layout_matches_the_real_one(synthetic_root):
@@ -93,4 +94,18 @@ def test_ensure_synthetic_generates_only_when_missing(tmp_path, monkeypatch):
     (tmp_path / "S").mkdir()
     (tmp_path / "S" / "Synthetic.txt").write_text("")
     ensure_synthetic(tmp_path / "S")
+    assert len(calls) == 1
+
+
+def test_ensure_synthetic_regenerates_an_older_version_with_its_sizes(tmp_path, monkeypatch):
+    calls = []
+    monkeypatch.setattr("dataset.synthetic.generate", lambda root, **kw: calls.append((root, kw)) or root)
+    root = tmp_path / "S"
+    root.mkdir()
+    (root / "Synthetic.txt").write_text("")
+    (root / "generator.json").write_text(json.dumps({"seed": 3, "train_per_class": 12, "image_size": 64}))
+    ensure_synthetic(root)
+    assert calls == [(root, {"seed": 3, "train_per_class": 12, "image_size": 64})]
+    (root / "generator.json").write_text(json.dumps({"version": GENERATOR_VERSION, "seed": 3}))
+    ensure_synthetic(root)
     assert len(calls) == 1
