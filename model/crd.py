@@ -1,0 +1,162 @@
+"""Contrastive representation distillation (CRD, Tian et al., ICLR 2020) with pose-aware negatives.
+
+The student's feature and the frozen teacher's representation are embedded (a trainable linear layer each,
+then L2 normalisation, ``feat_dim`` wide). Two memory banks of the training-set size hold, for every sample,
+a momentum average of its student and of its teacher embedding. For an anchor ``i`` of the batch:
+
+* student side: the live student embedding ``s_i`` is scored against the *teacher* memory rows of ``i``
+  (the positive) and of ``K`` other samples (the negatives): ``l_ik = <s_i, m_t[idx_ik]> / tau``;
+* teacher side: the live teacher embedding against the *student* memory rows, symmetrically.
+
+The loss is the sum of both sides, in one of two forms (``objective``):
+
+* ``nce``: CRD's noise-contrastive estimation. ``P = exp(l) / Z`` and, with ``m = K`` noise samples of
+  probability ``1 / N``, ``L = -[log P_0 / (P_0 + m/N) + sum_k w_k log (m/N) / (P_k + m/N)]``. CRD estimates
+  the normaliser ``Z = N * mean(exp(l))`` once, on the first batch, and freezes it; here it is a running
+  average (momentum ``z_momentum``) that starts from that first estimate, so it follows the embeddings as
+  they change.
+* ``infonce``: the softmax form, ``L = -log exp(l_0) / (exp(l_0) + sum_k w_k exp(l_k))``.
+
+``w_k`` weights negative ``k`` by the geodesic distance ``d`` between its pose and the anchor's, as in
+PoseContrast's pose-aware contrast: ``none`` 1, ``linear`` d/180, ``sqrt`` (d/180)^0.5, ``square`` (d/180)^2,
+``sin`` |sin d|, ``sinsin`` sin^2 d. A negative seen from nearly the anchor's viewpoint then barely counts.
+The memory stores the pose of each sample's last seen view for that purpose. Negatives are drawn uniformly
+from the other samples (with replacement, as CRD's sampler), never the anchor itself; there are no class
+labels in category-agnostic pose estimation, so CRD's "other classes only" rule does not apply.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+import torch.nn.functional as F
+
+from auxiliary.rotation import label_geodesic_error_torch
+
+WEIGHTINGS = ("none", "linear", "sqrt", "square", "sin", "sinsin")
+OBJECTIVES = ("nce", "infonce")
+
+
+def pose_weight(distance_deg: torch.Tensor, weighting: str) -> torch.Tensor:
+    """Weight of a negative whose pose is ``distance_deg`` (geodesic, degrees in [0, 180]) from the anchor's."""
+    d = distance_deg / 180.0
+    if weighting == "none":
+        return torch.ones_like(d)
+    if weighting == "linear":
+        return d
+    if weighting == "sqrt":
+        return d.clamp_min(0).sqrt()
+    if weighting == "square":
+        return d * d
+    if weighting == "sin":
+        return torch.sin(torch.deg2rad(distance_deg)).abs()
+    if weighting == "sinsin":
+        return torch.sin(torch.deg2rad(distance_deg)) ** 2
+    raise ValueError(f"unknown weighting {weighting!r}; choose from {', '.join(WEIGHTINGS)}")
+
+
+class Embed(nn.Module):
+    """Linear layer to ``feat_dim`` followed by L2 normalisation."""
+
+    def __init__(self, in_dim: int, feat_dim: int = 128):
+        super().__init__()
+        self.linear = nn.Linear(in_dim, feat_dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.normalize(self.linear(x.flatten(1)), dim=1)
+
+
+class ContrastMemory(nn.Module):
+    """The two memory banks (student, teacher), the stored poses and the running NCE normalisers."""
+
+    def __init__(self, num_samples: int, feat_dim: int = 128, momentum: float = 0.5, poses: torch.Tensor | None = None):
+        super().__init__()
+        if num_samples < 2:
+            raise ValueError("contrastive distillation needs at least 2 training samples")
+        self.num_samples, self.momentum = num_samples, momentum
+        bound = 1.0 / math.sqrt(feat_dim / 3)  # CRD's initialisation: rows of roughly unit norm
+        self.register_buffer("memory_student", torch.rand(num_samples, feat_dim).mul_(2 * bound).sub_(bound))
+        self.register_buffer("memory_teacher", torch.rand(num_samples, feat_dim).mul_(2 * bound).sub_(bound))
+        poses = torch.zeros(num_samples, 3) if poses is None else torch.as_tensor(poses, dtype=torch.float32)
+        if poses.shape != (num_samples, 3):
+            raise ValueError(f"poses must have shape ({num_samples}, 3), not {tuple(poses.shape)}")
+        self.register_buffer("poses", poses.clone())
+        # running normalisers of the NCE form (student side, teacher side); negative until first estimated
+        self.register_buffer("z", torch.full((2,), -1.0))
+
+    def sample_negatives(self, index: torch.Tensor, k: int) -> torch.Tensor:
+        """(B,) anchor indices -> (B, k) indices drawn uniformly from the other ``N - 1`` samples."""
+        draw = torch.randint(0, self.num_samples - 1, (index.shape[0], k), device=index.device)
+        return draw + (draw >= index[:, None]).long()  # skip the anchor's own slot
+
+    @torch.no_grad()
+    def update(self, student: torch.Tensor, teacher: torch.Tensor, index: torch.Tensor, poses: torch.Tensor) -> None:
+        """Momentum update of the anchors' rows, renormalised to unit length; store their current poses."""
+        m = self.momentum
+        for bank, value in ((self.memory_student, student), (self.memory_teacher, teacher)):
+            rows = bank[index].mul(m).add_(value.detach().to(bank.dtype), alpha=1 - m)
+            bank[index] = F.normalize(rows, dim=1)
+        self.poses[index] = poses.detach().to(self.poses.dtype)
+
+
+class CRDLoss(nn.Module):
+    """Embedding heads + memory + the contrastive objective; ``forward`` returns the loss and updates the memory."""
+
+    def __init__(self, student_dim: int, teacher_dim: int, num_samples: int, feat_dim: int = 128,
+                 nce_k: int = 16384, tau: float = 0.5, momentum: float = 0.5, objective: str = "nce",
+                 weighting: str = "none", z_momentum: float = 0.99, poses: torch.Tensor | None = None):
+        super().__init__()
+        if objective not in OBJECTIVES:
+            raise ValueError(f"unknown CRD objective {objective!r}; choose from {', '.join(OBJECTIVES)}")
+        pose_weight(torch.zeros(1), weighting)  # validates the name
+        self.embed_student = Embed(student_dim, feat_dim)
+        self.embed_teacher = Embed(teacher_dim, feat_dim)
+        self.memory = ContrastMemory(num_samples, feat_dim, momentum, poses)
+        self.k = min(nce_k, num_samples - 1)
+        self.tau, self.objective, self.weighting, self.z_momentum = tau, objective, weighting, z_momentum
+
+    def negative_weights(self, anchor_poses: torch.Tensor, negatives: torch.Tensor) -> torch.Tensor | None:
+        if self.weighting == "none":
+            return None
+        b, k = negatives.shape
+        stored = self.memory.poses[negatives].reshape(b * k, 3)
+        anchors = anchor_poses[:, None, :].expand(b, k, 3).reshape(b * k, 3)
+        distance = label_geodesic_error_torch(anchors, stored).reshape(b, k)
+        return pose_weight(distance, self.weighting).float()
+
+    def side_loss(self, logits: torch.Tensor, weights: torch.Tensor | None, side: int) -> torch.Tensor:
+        """Loss of one side from logits (B, 1 + K): column 0 is the positive."""
+        if self.objective == "infonce":
+            if weights is not None:
+                logits = torch.cat([logits[:, :1], logits[:, 1:] + torch.log(weights.clamp_min(1e-12))], dim=1)
+            return -(logits[:, 0] - torch.logsumexp(logits, dim=1)).mean()
+        n = self.memory.num_samples
+        scores = torch.exp(logits)
+        with torch.no_grad():
+            estimate = scores.mean() * n
+            z = self.memory.z[side]
+            z = estimate if z < 0 else self.z_momentum * z + (1 - self.z_momentum) * estimate
+            self.memory.z[side] = z
+        p = scores / z
+        noise = self.k / n
+        eps = 1e-7
+        positive = torch.log(p[:, 0] / (p[:, 0] + noise + eps))
+        negative = torch.log(noise / (p[:, 1:] + noise + eps))
+        if weights is not None:
+            negative = negative * weights
+        return -(positive.sum() + negative.sum()) / logits.shape[0]
+
+    def forward(self, student_feature: torch.Tensor, teacher_feature: torch.Tensor, index: torch.Tensor,
+                poses: torch.Tensor) -> torch.Tensor:
+        """Features (B, d_s), (B, d_t) of the samples ``index`` (B,) seen at label-space ``poses`` (B, 3)."""
+        s = self.embed_student(student_feature.float())
+        t = self.embed_teacher(teacher_feature.float())
+        negatives = self.memory.sample_negatives(index, self.k)
+        idx = torch.cat([index[:, None], negatives], dim=1)
+        weights = self.negative_weights(poses, negatives)
+        logits_s = torch.einsum("bd,bkd->bk", s, self.memory.memory_teacher[idx]) / self.tau
+        logits_t = torch.einsum("bd,bkd->bk", t, self.memory.memory_student[idx]) / self.tau
+        loss = self.side_loss(logits_s, weights, 0) + self.side_loss(logits_t, weights, 1)
+        self.memory.update(s, t, index, poses)
+        return loss

@@ -1,0 +1,172 @@
+import json
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+import testing
+import training
+import trainingKD
+from auxiliary.angles import ViewpointCodec
+from auxiliary.checkpoint import CheckpointError, load_checkpoint
+from dataset.viewpoint import ViewpointDataset
+from model.crd import ContrastMemory, CRDLoss, pose_weight
+from model.distill import DistillObjective, freeze, kl_divergence
+from model.estimator import build_model
+from model.pose_loss import PoseLoss
+
+TEACHER = ["--dataset", "Synthetic", "--img_encoder", "resnet18", "--img_feature_dim", "32", "--shape_feature_dim",
+           "16", "--input_dim", "32", "--point_num", "100", "--batch_size", "16", "--workers", "0", "--print_freq",
+           "0", "--lr", "1e-3", "--seed", "1"]
+STUDENT = ["--dataset", "Synthetic", "--student_encoder", "resnet18", "--img_feature_dim", "32", "--batch_size", "16",
+           "--workers", "0", "--print_freq", "0", "--lr", "1e-3", "--seed", "1", "--nce_k", "20", "--feat_dim", "16"]
+
+
+@pytest.fixture(scope="module")
+def teacher_path(synthetic_root, tmp_path_factory):
+    out = training.main(TEACHER + ["--data_dir", str(synthetic_root), "--n_epoch", "1",
+                                   "--output_dir", str(tmp_path_factory.mktemp("teacher"))])
+    return out / "model_best.pth"
+
+
+def distil(root, teacher, out, *extra):
+    return trainingKD.main(STUDENT + ["--data_dir", str(root), "--teacher_model", str(teacher),
+                                      "--output_dir", str(out), *extra])
+
+
+def test_memory_update_is_a_renormalised_momentum_average():
+    memory = ContrastMemory(6, feat_dim=4, momentum=0.5)
+    before = memory.memory_student.clone()
+    teacher_before = memory.memory_teacher.clone()
+    value = F.normalize(torch.randn(2, 4), dim=1)
+    index = torch.tensor([1, 4])
+    poses = torch.tensor([[10.0, 90.0, 180.0], [200.0, 100.0, 170.0]])
+    memory.update(value, -value, index, poses)
+    expected = F.normalize(0.5 * before[index] + 0.5 * value, dim=1)
+    assert torch.allclose(memory.memory_student[index], expected, atol=1e-6)
+    assert torch.allclose(memory.memory_teacher[index], F.normalize(0.5 * teacher_before[index] - 0.5 * value, dim=1),
+                          atol=1e-6)
+    assert torch.allclose(memory.memory_student[index].norm(dim=1), torch.ones(2))
+    untouched = torch.tensor([0, 2, 3, 5])
+    assert torch.equal(memory.memory_student[untouched], before[untouched])
+    assert torch.equal(memory.poses[index], poses)
+
+
+def test_negatives_never_include_the_positive_and_cover_all_others():
+    torch.manual_seed(0)
+    memory = ContrastMemory(7, feat_dim=4)
+    index = torch.arange(7).repeat(50)
+    negatives = memory.sample_negatives(index, 40)
+    assert negatives.shape == (350, 40)
+    assert not (negatives == index[:, None]).any()
+    assert negatives.min() >= 0 and negatives.max() <= 6
+    for i in range(7):  # every other sample is drawn, at about the uniform rate
+        counts = torch.bincount(negatives[index == i].flatten(), minlength=7).float()
+        assert counts[i] == 0
+        others = counts[torch.arange(7) != i]
+        assert (others > 0.7 * others.mean()).all()
+
+
+@pytest.mark.parametrize("weighting, distance, expected", [
+    ("none", 37.0, 1.0), ("linear", 90.0, 0.5), ("linear", 180.0, 1.0), ("linear", 0.0, 0.0),
+    ("sqrt", 45.0, 0.5), ("square", 90.0, 0.25), ("sin", 30.0, 0.5), ("sin", 90.0, 1.0),
+    ("sinsin", 45.0, 0.5), ("sinsin", 90.0, 1.0)])
+def test_pose_weights_at_known_distances(weighting, distance, expected):
+    assert pose_weight(torch.tensor([distance]), weighting).item() == pytest.approx(expected, abs=1e-6)
+
+
+def test_negative_weights_use_the_geodesic_distance_to_the_stored_pose():
+    crd = CRDLoss(8, 8, num_samples=3, feat_dim=4, nce_k=2, weighting="linear",
+                  poses=torch.tensor([[0.0, 90.0, 180.0], [90.0, 90.0, 180.0], [180.0, 90.0, 180.0]]))
+    weights = crd.negative_weights(torch.tensor([[0.0, 90.0, 180.0]]), torch.tensor([[1, 2]]))
+    assert torch.allclose(weights, torch.tensor([[0.5, 1.0]]), atol=1e-6)  # azimuth 90 and 180 degrees away
+
+
+def test_infonce_with_zero_weighted_negatives_is_zero_and_nce_normaliser_runs():
+    crd = CRDLoss(4, 4, num_samples=5, feat_dim=4, nce_k=4, tau=0.5, objective="infonce")
+    logits = torch.randn(3, 5)
+    assert crd.side_loss(logits, torch.zeros(3, 4), 0).item() == pytest.approx(0.0, abs=1e-6)
+    plain = -(logits[:, 0] - torch.logsumexp(logits, 1)).mean()
+    assert crd.side_loss(logits, None, 0).item() == pytest.approx(plain.item(), rel=1e-6)
+
+    nce = CRDLoss(4, 4, num_samples=5, feat_dim=4, nce_k=4, objective="nce", z_momentum=0.9)
+    first, second = torch.zeros(2, 5), torch.full((2, 5), math.log(2.0))
+    nce.side_loss(first, None, 0)
+    assert nce.memory.z[0].item() == pytest.approx(5.0)           # N * mean(exp(0)) on the first call
+    nce.side_loss(second, None, 0)
+    assert nce.memory.z[0].item() == pytest.approx(0.9 * 5 + 0.1 * 10)  # then a running average
+    assert nce.memory.z[1].item() == -1.0                         # the other side is still unset
+
+
+def test_kl_divergence_is_zero_for_equal_logits_and_positive_otherwise():
+    logits = torch.randn(4, 6)
+    assert kl_divergence(logits, logits, 4.0).item() == pytest.approx(0.0, abs=1e-6)
+    assert kl_divergence(torch.randn(4, 6), logits, 4.0).item() > 0
+
+
+def test_distillation_steps_lower_the_loss_and_leave_the_teacher_bit_identical(synthetic_root):
+    torch.manual_seed(0)
+    shape_args = dict(shape="PointCloud", input_dim=32, point_num=100, seed=0, classes=["car", "chair"])
+    dataset = ViewpointDataset(synthetic_root, "Synthetic", "train", **shape_args)
+    batches = [torch.utils.data.default_collate([dataset[i] for i in range(k, k + 8)]) for k in (0, 8, 16)]
+    teacher = freeze(build_model({"kind": "teacher", "img_encoder": "resnet18", "img_feature_dim": 16,
+                                  "shape_feature_dim": 16, "fusion": "deform", "num_bins": [24, 12, 24]}))
+    student = build_model({"kind": "image", "img_encoder": "resnet18", "img_feature_dim": 16, "num_bins": [24, 12, 24]})
+    crd = CRDLoss(200, 200, num_samples=len(dataset), feat_dim=16, nce_k=12, weighting="linear",
+                  poses=torch.from_numpy(dataset.labels()).float())
+    teacher_state = {k: v.clone() for k, v in teacher.state_dict().items()}
+    objective = DistillObjective(teacher, PoseLoss(ViewpointCodec()), crd, gamma=0.5, embed_kl=0.5)
+    optimizer = torch.optim.Adam(list(student.parameters()) + list(crd.parameters()), lr=1e-3)
+    student.train()
+    history = []
+    for _ in range(12):
+        total = 0.0
+        for batch in batches:
+            loss, parts, _ = objective(student, batch)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            total += loss.item()
+        history.append(total / len(batches))
+    assert {"pose", "crd", "kd", "embed_kl"} <= set(parts)
+    assert sum(history[-3:]) < 0.8 * sum(history[:3])
+    # parameters and BatchNorm running statistics of the teacher did not move
+    assert all(torch.equal(teacher_state[k], v) for k, v in teacher.state_dict().items())
+    assert all(p.grad is None for p in teacher.parameters())
+
+
+def test_trainingkd_freezes_the_teacher_and_logs_every_loss_term(synthetic_root, teacher_path, tmp_path):
+    args = trainingKD.get_args_parser().parse_args(["--teacher_model", str(teacher_path)])
+    teacher, _ = trainingKD.load_teacher(args, torch.device("cpu"))
+    assert not teacher.training and not any(p.requires_grad for p in teacher.parameters())
+    assert (args.input_dim, args.point_num) == (32, 100)  # taken from the teacher's checkpoint
+    out = distil(synthetic_root, teacher_path, tmp_path / "kd", "--n_epoch", "1", "--crd", "--gamma", "1")
+    for name in ("args.json", "metrics.jsonl", "checkpoint.pth", "best_student.pt", "results_best.json"):
+        assert (out / name).is_file(), name
+    lines = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
+    assert {"pose", "crd", "kd"} <= set(lines[0]["train"])
+
+
+def test_resume_restores_the_memory_banks_exactly(synthetic_root, teacher_path, tmp_path):
+    straight = distil(synthetic_root, teacher_path, tmp_path / "straight", "--n_epoch", "2", "--crd")
+    resumed = tmp_path / "resumed"
+    distil(synthetic_root, teacher_path, resumed, "--n_epoch", "1", "--crd")
+    first = load_checkpoint(resumed / "checkpoint.pth")["crd"]
+    distil(synthetic_root, teacher_path, resumed, "--n_epoch", "2", "--crd")
+    a, b = load_checkpoint(straight / "checkpoint.pth"), load_checkpoint(resumed / "checkpoint.pth")
+    assert not torch.equal(first["memory.memory_student"], b["crd"]["memory.memory_student"])  # epoch 2 trained
+    for key in ("memory.memory_student", "memory.memory_teacher", "memory.poses", "memory.z"):
+        assert torch.equal(a["crd"][key], b["crd"][key]), key
+    assert all(torch.equal(a["model"][k], b["model"][k]) for k in a["model"])
+    assert [json.loads(x)["epoch"] for x in (resumed / "metrics.jsonl").read_text().splitlines()] == [0, 1]
+
+
+def test_best_student_is_read_by_testing_as_an_image_only_network(synthetic_root, teacher_path, tmp_path):
+    out = distil(synthetic_root, teacher_path, tmp_path / "kd", "--n_epoch", "1")
+    result = testing.main(["--data_dir", str(synthetic_root), "--shape", "None", "--model", str(out / "best_student.pt"),
+                           "--img_feature_dim", "32", "--output_dir", str(tmp_path / "test"), "--workers", "0"])
+    assert result["table"]["mean"]["n"] == 12 * 4
+    with pytest.raises(CheckpointError, match="image-only"):
+        trainingKD.main(STUDENT + ["--data_dir", str(synthetic_root), "--teacher_model", str(out / "best_student.pt"),
+                                   "--output_dir", str(tmp_path / "bad")])

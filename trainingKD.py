@@ -1,0 +1,150 @@
+"""Stage 2: distil a frozen teacher (image + point cloud) into an image-only student.
+
+    python trainingKD.py --dataset ObjectNet3D --shape PointCloud --shape_dir pointcloud --batch_size 46 \
+        --lr 1e-4 --n_epoch 60 --decrease 44 --teacher_model result/PointCloud_ObjectNet3D/model_best.pth \
+        --crd --tau 0.5 --weighting linear
+
+Loss: ``--alpha`` x pose loss + ``--beta`` x contrastive representation distillation (``--crd``; memory bank,
+``--nce_k`` negatives weighted by pose distance, see :mod:`model.crd`) + ``--gamma`` x KL on the six heads at
+temperature ``--kd_T`` + ``--embed_kl`` x KL between the 200-d embeddings. Without ``--crd`` and with
+``--gamma 0`` it trains the student on the pose loss alone, under the same budget, for comparison.
+
+Writes into ``--output_dir`` (default ``save_models``): ``best_student.pt`` (the best student by mean
+per-class val Acc30, read by ``testing.py --shape None --model save_models/best_student.pt``), ``checkpoint.pth``
+(every epoch, with the optimizer, schedule, CRD embedding heads and memory banks: rerunning the command
+resumes), ``args.json``, ``metrics.jsonl`` and ``results_best.json``.
+"""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import torch
+
+from auxiliary.angles import ViewpointCodec
+from auxiliary.checkpoint import CheckpointError, load_checkpoint, load_weights
+from auxiliary.engine import evaluate
+from auxiliary.metrics import format_table
+from auxiliary.options import data_parser, train_parser
+from auxiliary.runner import fit
+from auxiliary.schedule import make_scheduler
+from auxiliary.utils import print_header, resolve_device, seed_everything
+from dataset.loaders import make_dataset, make_loader
+from model.crd import OBJECTIVES, WEIGHTINGS, CRDLoss
+from model.distill import DistillObjective, freeze
+from model.encoders import IMAGE_BACKBONES
+from model.estimator import INITS, build_model
+from model.pose_loss import PoseLoss
+
+
+def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description="3DAug-Pose stage 2: distil the teacher into an image-only student",
+                                     parents=[data_parser(), train_parser()], add_help=add_help)
+    parser.set_defaults(n_epoch=60, decrease=44, output_dir="save_models", input_dim=None, point_num=None)
+    g = parser.add_argument_group("teacher")
+    g.add_argument("--teacher_model", required=True, help="the teacher's checkpoint (from training.py)")
+    g.add_argument("--teacher_feature", default="fused", choices=["fused", "image"],
+                   help="teacher representation distilled by CRD: the fused 3D-augmented feature or its image projection")
+    g.add_argument("--shape_feature_dim", type=int, default=None, help="checked against the teacher if given")
+    g = parser.add_argument_group("student")
+    g.add_argument("--student_encoder", default="resnet50", choices=IMAGE_BACKBONES)
+    g.add_argument("--img_feature_dim", type=int, default=2048, help="the student's backbone output width")
+    g.add_argument("--student_model", default=None, help="start the student from this image-only checkpoint")
+    g.add_argument("--init", default="torchvision", choices=INITS)
+    g.add_argument("--pretrained", action="store_true", help="ImageNet weights for the student's backbone (downloads)")
+    g = parser.add_argument_group("distillation loss")
+    g.add_argument("--alpha", type=float, default=1.0, help="weight of the pose loss (ground truth)")
+    g.add_argument("--beta", type=float, default=0.8, help="weight of the contrastive distillation (with --crd)")
+    g.add_argument("--gamma", type=float, default=0.0, help="weight of the KL on the six head outputs")
+    g.add_argument("--kd_T", type=float, default=4.0, help="temperature of that KL")
+    g.add_argument("--embed_kl", type=float, default=0.0,
+                   help="weight of the KL between teacher and student 200-d embeddings (the reference's second KL)")
+    g.add_argument("--crd", action="store_true", help="contrastive representation distillation")
+    g.add_argument("--crd_objective", default="nce", choices=OBJECTIVES)
+    g.add_argument("--tau", type=float, default=0.5, help="contrastive temperature (CRD's own default is 0.07)")
+    g.add_argument("--weighting", default="linear", choices=WEIGHTINGS,
+                   help="weight of each negative by its pose distance to the anchor (none: plain CRD)")
+    g.add_argument("--feat_dim", type=int, default=128, help="CRD embedding width")
+    g.add_argument("--nce_k", type=int, default=16384, help="negatives per anchor (at most training-set size - 1)")
+    g.add_argument("--nce_m", type=float, default=0.5, help="memory-bank momentum")
+    g.add_argument("--z_momentum", type=float, default=0.99, help="momentum of the NCE normaliser's running estimate")
+    return parser
+
+
+def load_teacher(args, device):
+    checkpoint = load_checkpoint(args.teacher_model, kind="teacher")
+    model_args = checkpoint["model_args"]
+    if args.shape is None:
+        raise SystemExit("trainingKD.py distils a point-cloud teacher: use --shape PointCloud (the student never "
+                         "sees shapes; test it with testing.py --shape None)")
+    if args.shape_feature_dim is not None and args.shape_feature_dim != model_args["shape_feature_dim"]:
+        raise CheckpointError(f"{args.teacher_model} has shape_feature_dim {model_args['shape_feature_dim']}, "
+                              f"not {args.shape_feature_dim}")
+    bins = int(360 // model_args["num_bins"][0])
+    if bins != args.bin_size:
+        raise CheckpointError(f"{args.teacher_model} was trained with --bin_size {bins}, not {args.bin_size}")
+    teacher = build_model(model_args)
+    load_weights(teacher, checkpoint["model"], args.teacher_model)
+    # the teacher's input size and point count, unless given: the student is trained on the same crops
+    trained = checkpoint.get("data_args", {})
+    args.input_dim = args.input_dim or trained.get("input_dim", 224)
+    args.point_num = args.point_num or trained.get("point_num", 2500)
+    return freeze(teacher.to(device)), model_args
+
+
+def build_student(args, device):
+    model_args = {"kind": "image", "img_encoder": args.student_encoder, "img_feature_dim": args.img_feature_dim,
+                  "num_bins": [int(span // args.bin_size) for span in (360, 180, 360)]}
+    if args.student_model:
+        checkpoint = load_checkpoint(args.student_model, kind="image")
+        model_args = checkpoint["model_args"]
+        student = build_model(model_args)
+        load_weights(student, checkpoint["model"], args.student_model)
+        print(f"student starts from {args.student_model}")
+    else:
+        student = build_model(model_args, pretrained=args.pretrained, init=args.init)
+    return student.to(device), model_args
+
+
+def main(argv=None):
+    args = get_args_parser().parse_args(argv)
+    print_header("trainingKD.py", args)
+    seed_everything(args.seed)
+    device = resolve_device(args.device)
+    codec = ViewpointCodec(args.bin_size)
+    output_dir = Path(args.output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+
+    teacher, teacher_args = load_teacher(args, device)
+    student, student_args = build_student(args, device)
+    train_set = make_dataset(args, "train", "PointCloud")
+    teacher_val = make_dataset(args, "val", "PointCloud")
+    val_set = make_dataset(args, "val", None)
+    print(f"{args.dataset}: {len(train_set)} training samples, {len(val_set)} val samples; teacher "
+          f"{teacher_args['img_encoder']} + PointNet, student {student_args['img_encoder']}")
+    train_loader = make_loader(train_set, args.batch_size, args.workers, True, device, args.seed)
+    val_loader = make_loader(val_set, args.batch_size, args.workers, False, device)
+
+    check = evaluate(teacher, make_loader(teacher_val, args.batch_size, args.workers, False, device), codec, device)
+    print(format_table(check["table"], f"teacher {args.teacher_model} on the val split (sanity check)"))
+
+    crd = None
+    if args.crd:
+        crd = CRDLoss(student_dim=200, teacher_dim=200, num_samples=len(train_set), feat_dim=args.feat_dim,
+                      nce_k=args.nce_k, tau=args.tau, momentum=args.nce_m, objective=args.crd_objective,
+                      weighting=args.weighting, z_momentum=args.z_momentum,
+                      poses=torch.from_numpy(train_set.labels()).float()).to(device)
+        print(f"CRD: {args.crd_objective} objective, {crd.k} negatives per anchor, tau {args.tau}, "
+              f"weighting {args.weighting}, memory {len(train_set)} x {args.feat_dim} (x2)")
+    objective = DistillObjective(teacher, PoseLoss(codec), crd, alpha=args.alpha, beta=args.beta, gamma=args.gamma,
+                                 kd_T=args.kd_T, embed_kl=args.embed_kl, teacher_feature=args.teacher_feature)
+    parameters = list(student.parameters()) + (list(crd.parameters()) if crd is not None else [])
+    optimizer = torch.optim.Adam(parameters, lr=args.lr, weight_decay=args.weight_decay)
+    scheduler = make_scheduler(optimizer, len(train_loader), args.n_epoch, args.schedule, args.decrease, args.warmup)
+    fit(args, student, student_args, train_loader, val_loader, optimizer, scheduler, objective, codec, device,
+        output_dir, best_name="best_student.pt", extra_modules={"crd": crd} if crd is not None else None)
+    return output_dir
+
+
+if __name__ == "__main__":
+    main()
