@@ -4,8 +4,8 @@
     python testing.py --dataset Pix3D --shape None --model save_models/best_student.pt --img_feature_dim 2048
 
 Writes ``predictions.csv`` (one row per sample; raw annotation angles in degrees), ``results.csv`` and
-``results.json`` (per class n / Acc30 / MedErr, then the mean over classes and the pooled figures) and prints
-the table. Input size, point count and bin size come from the checkpoint unless given.
+``results.json`` (per class n / Acc30 / MedErr, then the mean over classes and the pooled figures), the
+figures ``per_class.png`` and ``error_cdf.png``, and prints the table. Input size, point count and bin size come from the checkpoint unless given.
 """
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from auxiliary.checkpoint import CheckpointError, atomic_write_text, load_checkp
 from auxiliary.engine import evaluate
 from auxiliary.metrics import format_table
 from auxiliary.options import data_parser
+from auxiliary.plots import plot_error_cdf, plot_per_class
 from auxiliary.utils import print_header, resolve_device
 from dataset.loaders import make_dataset, make_loader
 from model.estimator import build_model
@@ -76,6 +77,8 @@ def write_outputs(output_dir: Path, dataset, result: dict) -> None:
               for name in ("mean", "pooled")]
     atomic_write_text(output_dir / "results.csv", "\n".join(lines) + "\n")
     atomic_write_text(output_dir / "results.json", json.dumps(table, indent=2) + "\n")
+    plot_per_class([output_dir / "results.json"], output_dir / "per_class.png")
+    plot_error_cdf([output_dir / "predictions.csv"], output_dir / "error_cdf.png")
 
 
 def main(argv=None):

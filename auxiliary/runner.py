@@ -1,7 +1,8 @@
 """The epoch loop shared by training.py and trainingKD.py: resume, train, evaluate, log and checkpoint.
 
 Every epoch writes ``checkpoint.pth`` (atomically; everything needed to resume, including the state of any
-extra module such as the contrastive memory), appends a line to ``metrics.jsonl`` and, when the mean
+extra module such as the contrastive memory), appends a line to ``metrics.jsonl`` (plotted into
+``curves.png`` at the end) and, when the mean
 per-class val Acc30 improves, the best network (``best_name``) with ``results_best.json``. Rerunning the same
 command continues from ``checkpoint.pth``; lines of ``metrics.jsonl`` for epochs that will be trained again
 are dropped, so the log always matches the checkpoint.
@@ -17,6 +18,7 @@ import torch
 from auxiliary.checkpoint import FORMAT, atomic_save, atomic_write_text, load_checkpoint, load_weights
 from auxiliary.engine import evaluate, train_one_epoch
 from auxiliary.metrics import format_table
+from auxiliary.plots import plot_curves
 from auxiliary.utils import append_jsonl, read_jsonl
 
 
@@ -83,5 +85,7 @@ def fit(args, model, model_args: dict, train_loader, val_loader, optimizer, sche
               f"| {record['time_s']:.0f} s", flush=True)
     if result is not None:
         print(format_table(result["table"], f"val split, last epoch ({args.n_epoch - 1})"))
+    if read_jsonl(metrics_path):
+        plot_curves([output_dir], output_dir / "curves.png")
     print(f"run directory: {output_dir}")
     return result

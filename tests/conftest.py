@@ -58,3 +58,28 @@ def real_layout(tmp_path):
         write_ply_points(root / "pointcloud" / cat / f"{cad:02d}" / "compressed.ply",
                          rng.uniform(-0.4, 0.4, (5000, 3)))
     return root, rows
+
+
+TINY_TEACHER = ["--dataset", "Synthetic", "--img_encoder", "resnet18", "--img_feature_dim", "32",
+                "--shape_feature_dim", "16", "--input_dim", "32", "--point_num", "100", "--batch_size", "16",
+                "--workers", "0", "--print_freq", "0", "--lr", "1e-3", "--seed", "1"]
+
+
+@pytest.fixture(scope="session")
+def teacher_path(synthetic_root, tmp_path_factory):
+    """A one-epoch teacher on the tiny synthetic set (its model_best.pth)."""
+    import training
+
+    out = training.main(TINY_TEACHER + ["--data_dir", str(synthetic_root), "--n_epoch", "1",
+                                        "--output_dir", str(tmp_path_factory.mktemp("teacher"))])
+    return out / "model_best.pth"
+
+
+@pytest.fixture(scope="session")
+def image_model_path(synthetic_root, tmp_path_factory):
+    """A one-epoch image-only network on the tiny synthetic set (its model_best.pth)."""
+    import training
+
+    out = training.main(TINY_TEACHER + ["--shape", "None", "--data_dir", str(synthetic_root), "--n_epoch", "1",
+                                        "--output_dir", str(tmp_path_factory.mktemp("image"))])
+    return out / "model_best.pth"

@@ -6,7 +6,6 @@ import torch
 import torch.nn.functional as F
 
 import testing
-import training
 import trainingKD
 from auxiliary.angles import ViewpointCodec
 from auxiliary.checkpoint import CheckpointError, load_checkpoint
@@ -16,18 +15,8 @@ from model.distill import DistillObjective, freeze, kl_divergence
 from model.estimator import build_model
 from model.pose_loss import PoseLoss
 
-TEACHER = ["--dataset", "Synthetic", "--img_encoder", "resnet18", "--img_feature_dim", "32", "--shape_feature_dim",
-           "16", "--input_dim", "32", "--point_num", "100", "--batch_size", "16", "--workers", "0", "--print_freq",
-           "0", "--lr", "1e-3", "--seed", "1"]
 STUDENT = ["--dataset", "Synthetic", "--student_encoder", "resnet18", "--img_feature_dim", "32", "--batch_size", "16",
            "--workers", "0", "--print_freq", "0", "--lr", "1e-3", "--seed", "1", "--nce_k", "20", "--feat_dim", "16"]
-
-
-@pytest.fixture(scope="module")
-def teacher_path(synthetic_root, tmp_path_factory):
-    out = training.main(TEACHER + ["--data_dir", str(synthetic_root), "--n_epoch", "1",
-                                   "--output_dir", str(tmp_path_factory.mktemp("teacher"))])
-    return out / "model_best.pth"
 
 
 def distil(root, teacher, out, *extra):
