@@ -18,12 +18,12 @@ import torch
 from PIL import Image, ImageDraw
 
 from auxiliary.angles import ViewpointCodec, label_to_raw
-from auxiliary.checkpoint import load_checkpoint, load_weights
+from auxiliary.checkpoint import load_checkpoint
 from auxiliary.rotation import viewpoint_to_rotation
 from auxiliary.utils import resolve_device
 from dataset.pointcloud import prepare_points, read_ply_points
 from dataset.transforms import Augmentation, clip_box, crop_view, load_image
-from model.estimator import build_model
+from model.estimator import network_from_checkpoint
 
 
 def get_args_parser() -> argparse.ArgumentParser:
@@ -41,9 +41,7 @@ def get_args_parser() -> argparse.ArgumentParser:
 
 def load_network(path, device):
     checkpoint = load_checkpoint(path)
-    model = build_model(checkpoint["model_args"])
-    load_weights(model, checkpoint["model"], path)
-    return model.to(device).eval(), checkpoint
+    return network_from_checkpoint(checkpoint, path).to(device).eval(), checkpoint
 
 
 @torch.no_grad()

@@ -18,14 +18,14 @@ from pathlib import Path
 import numpy as np
 
 from auxiliary.angles import ViewpointCodec, label_to_raw
-from auxiliary.checkpoint import CheckpointError, atomic_write_text, load_checkpoint, load_weights
+from auxiliary.checkpoint import CheckpointError, atomic_write_text, load_checkpoint
 from auxiliary.engine import evaluate
 from auxiliary.metrics import format_table
 from auxiliary.options import data_parser
 from auxiliary.plots import plot_error_cdf, plot_per_class
 from auxiliary.utils import print_header, resolve_device
 from dataset.loaders import make_dataset, make_loader
-from model.estimator import build_model
+from model.estimator import network_from_checkpoint
 
 FROM_CHECKPOINT = "from-checkpoint"
 
@@ -87,8 +87,7 @@ def main(argv=None):
     device = resolve_device(args.device)
     checkpoint = load_checkpoint(args.model)
     resolve_settings(args, checkpoint)
-    model = build_model(checkpoint["model_args"]).to(device)
-    load_weights(model, checkpoint["model"], args.model)
+    model = network_from_checkpoint(checkpoint, args.model).to(device)
     dataset = make_dataset(args, "val", args.shape)
     loader = make_loader(dataset, args.batch_size, args.workers, False, device)
     result = evaluate(model, loader, ViewpointCodec(args.bin_size), device)

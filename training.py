@@ -16,14 +16,14 @@ from pathlib import Path
 import torch
 
 from auxiliary.angles import ViewpointCodec
-from auxiliary.checkpoint import CheckpointError, load_checkpoint, load_weights
+from auxiliary.checkpoint import CheckpointError, load_checkpoint
 from auxiliary.engine import TeacherObjective
 from auxiliary.runner import fit
 from auxiliary.schedule import make_scheduler
 from auxiliary.options import data_parser, model_parser, train_parser
 from auxiliary.utils import print_header, resolve_device, seed_everything
 from dataset.loaders import make_dataset, make_loader
-from model.estimator import build_model, model_args_from
+from model.estimator import build_model, model_args_from, network_from_checkpoint
 from model.infonce import InfoNCE
 from model.pose_loss import PoseLoss
 
@@ -54,8 +54,7 @@ def build_network(args, device):
         if model_args["kind"] != expected:
             raise CheckpointError(f"{args.model} holds a {model_args['kind']} network but --shape {args.shape} "
                                   f"asks for a {expected} network")
-        model = build_model(model_args)
-        load_weights(model, checkpoint["model"], args.model)
+        model = network_from_checkpoint(checkpoint, args.model)
         print(f"started from the weights of {args.model}")
     else:
         model_args = model_args_from(args)

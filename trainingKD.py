@@ -22,7 +22,7 @@ from pathlib import Path
 import torch
 
 from auxiliary.angles import ViewpointCodec
-from auxiliary.checkpoint import CheckpointError, load_checkpoint, load_weights
+from auxiliary.checkpoint import CheckpointError, load_checkpoint
 from auxiliary.engine import evaluate
 from auxiliary.metrics import format_table
 from auxiliary.options import data_parser, train_parser
@@ -33,7 +33,7 @@ from dataset.loaders import make_dataset, make_loader
 from model.crd import OBJECTIVES, WEIGHTINGS, CRDLoss
 from model.distill import DistillObjective, freeze
 from model.encoders import IMAGE_BACKBONES
-from model.estimator import INITS, build_model
+from model.estimator import INITS, build_model, network_from_checkpoint
 from model.pose_loss import PoseLoss
 
 
@@ -83,8 +83,7 @@ def load_teacher(args, device):
     bins = int(360 // model_args["num_bins"][0])
     if bins != args.bin_size:
         raise CheckpointError(f"{args.teacher_model} was trained with --bin_size {bins}, not {args.bin_size}")
-    teacher = build_model(model_args)
-    load_weights(teacher, checkpoint["model"], args.teacher_model)
+    teacher = network_from_checkpoint(checkpoint, args.teacher_model)
     # the teacher's input size and point count, unless given: the student is trained on the same crops
     trained = checkpoint.get("data_args", {})
     args.input_dim = args.input_dim or trained.get("input_dim", 224)
@@ -98,8 +97,7 @@ def build_student(args, device):
     if args.student_model:
         checkpoint = load_checkpoint(args.student_model, kind="image")
         model_args = checkpoint["model_args"]
-        student = build_model(model_args)
-        load_weights(student, checkpoint["model"], args.student_model)
+        student = network_from_checkpoint(checkpoint, args.student_model)
         print(f"student starts from {args.student_model}")
     else:
         student = build_model(model_args, pretrained=args.pretrained, init=args.init)

@@ -28,13 +28,13 @@ from sklearn.manifold import TSNE  # noqa: E402
 from torch.utils.data import DataLoader, Subset  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
-from auxiliary.checkpoint import atomic_write_text, load_checkpoint, load_weights  # noqa: E402
+from auxiliary.checkpoint import atomic_write_text, load_checkpoint  # noqa: E402
 from auxiliary.engine import to_device  # noqa: E402
 from auxiliary.options import data_parser  # noqa: E402
 from auxiliary.plots import save_figure  # noqa: E402
 from auxiliary.utils import print_header, resolve_device  # noqa: E402
 from dataset.loaders import make_dataset  # noqa: E402
-from model.estimator import build_model  # noqa: E402
+from model.estimator import network_from_checkpoint  # noqa: E402
 
 FEATURES = ("image", "shape", "fused", "embedding", "head")
 COLOR_BY = ("class", "azimuth", "elevation")
@@ -109,8 +109,7 @@ def main(argv=None):
         model_args, trained = checkpoint["model_args"], checkpoint.get("data_args", {})
         if args.feature == "shape" and model_args["kind"] != "teacher":
             raise SystemExit(f"{path} is an image-only network: it has no shape feature")
-        model = build_model(model_args).to(device)
-        load_weights(model, checkpoint["model"], path)
+        model = network_from_checkpoint(checkpoint, path).to(device)
         shape = "PointCloud" if model_args["kind"] == "teacher" else None
         settings = argparse.Namespace(**{**vars(args), "input_dim": args.input_dim or trained.get("input_dim", 224),
                                          "point_num": args.point_num or trained.get("point_num", 2500)})

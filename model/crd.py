@@ -135,8 +135,8 @@ class CRDLoss(nn.Module):
         scores = torch.exp(logits)
         with torch.no_grad():
             estimate = scores.mean() * n
-            z = self.memory.z[side]
-            z = estimate if z < 0 else self.z_momentum * z + (1 - self.z_momentum) * estimate
+            z = self.memory.z[side]  # negative until the first estimate; torch.where avoids a host sync
+            z = torch.where(z < 0, estimate, self.z_momentum * z + (1 - self.z_momentum) * estimate)
             self.memory.z[side] = z
         p = scores / z
         noise = self.k / n

@@ -11,6 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from auxiliary.checkpoint import load_weights
 from model.encoders import ImageEncoder, PointNetEncoder
 from model.fusion import build_fusion, mlp
 from model.heads import PoseHeads
@@ -124,3 +125,10 @@ def build_model(model_args: dict, pretrained: bool = False, init: str = "torchvi
         raise ValueError(f"unknown model kind {kind!r}")
     model_args["num_bins"] = tuple(model_args["num_bins"])
     return MODEL_KINDS[kind](pretrained=pretrained, init=init, **model_args)
+
+
+def network_from_checkpoint(checkpoint: dict, path="checkpoint") -> nn.Module:
+    """The network a loaded checkpoint holds, rebuilt from its ``model_args`` with its weights loaded strictly."""
+    model = build_model(checkpoint["model_args"])
+    load_weights(model, checkpoint["model"], path)
+    return model

@@ -1,11 +1,10 @@
 import shutil
-from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from dataset.annotations import COLUMNS, write_table
+from dataset.annotations import write_table
 from dataset.pointcloud import write_ply_points
 from dataset.synthetic import generate
 
