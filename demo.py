@@ -19,6 +19,7 @@ from PIL import Image, ImageDraw
 
 from auxiliary.angles import ViewpointCodec, label_to_raw
 from auxiliary.checkpoint import load_checkpoint
+from auxiliary.errors import InputError, run_cli
 from auxiliary.rotation import viewpoint_to_rotation
 from auxiliary.utils import resolve_device
 from dataset.pointcloud import prepare_points, read_ply_points
@@ -53,7 +54,7 @@ def predict_pose(model, checkpoint, image, box, device, cloud=None, seed: int = 
     points = None
     if model.kind == "teacher":
         if cloud is None:
-            raise SystemExit("this checkpoint is a teacher: it needs the object's point cloud (--pointcloud PLY)")
+            raise InputError("this checkpoint is a teacher: it needs the object's point cloud (--pointcloud PLY)")
         points = torch.from_numpy(prepare_points(cloud, data_args.get("point_num", 2500), rng))[None].to(device)
     out = model(tensor[None].to(device), points)
     codec = ViewpointCodec(360 // checkpoint["model_args"]["num_bins"][0])
@@ -108,4 +109,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    run_cli(main)

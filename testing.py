@@ -18,8 +18,9 @@ from pathlib import Path
 import numpy as np
 
 from auxiliary.angles import ViewpointCodec, label_to_raw
-from auxiliary.checkpoint import CheckpointError, atomic_write_text, load_checkpoint
-from auxiliary.engine import evaluate
+from auxiliary.checkpoint import KIND_NAMES, CheckpointError, atomic_write_text, load_checkpoint
+from auxiliary.engine import Precision, evaluate
+from auxiliary.errors import run_cli
 from auxiliary.metrics import format_table
 from auxiliary.options import data_parser
 from auxiliary.plots import plot_error_cdf, plot_per_class
@@ -44,8 +45,9 @@ def resolve_settings(args, checkpoint) -> None:
     model_args, trained = checkpoint["model_args"], checkpoint.get("data_args", {})
     kind = model_args["kind"]
     if args.shape != FROM_CHECKPOINT and (args.shape is None) != (kind == "image"):
-        wanted = "an image-only network (--shape None)" if args.shape is None else "a teacher (--shape PointCloud)"
-        raise CheckpointError(f"{args.model} holds a {kind} network, but {wanted} was asked for")
+        wanted = f"{KIND_NAMES['image']} (--shape None)" if args.shape is None else \
+            f"{KIND_NAMES['teacher']} (--shape PointCloud)"
+        raise CheckpointError(f"{args.model} holds {KIND_NAMES[kind]}, but {wanted} was asked for")
     if args.img_feature_dim is not None and args.img_feature_dim != model_args["img_feature_dim"]:
         raise CheckpointError(f"{args.model} has img_feature_dim {model_args['img_feature_dim']}, "
                               f"not {args.img_feature_dim}")
@@ -87,10 +89,11 @@ def main(argv=None):
     device = resolve_device(args.device)
     checkpoint = load_checkpoint(args.model)
     resolve_settings(args, checkpoint)
-    model = network_from_checkpoint(checkpoint, args.model).to(device)
+    precision = Precision.from_args(args, device)
+    model = precision.prepare(network_from_checkpoint(checkpoint, args.model).to(device))
     dataset = make_dataset(args, "val", args.shape)
     loader = make_loader(dataset, args.batch_size, args.workers, False, device)
-    result = evaluate(model, loader, ViewpointCodec(args.bin_size), device)
+    result = evaluate(model, loader, ViewpointCodec(args.bin_size), device, precision)
     output_dir = Path(args.output_dir) if args.output_dir else Path(args.model).parent / f"test_{args.dataset}"
     output_dir.mkdir(parents=True, exist_ok=True)
     write_outputs(output_dir, dataset, result)
@@ -100,4 +103,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    run_cli(main)

@@ -16,12 +16,14 @@ from pathlib import Path
 import torch
 
 from auxiliary.angles import ViewpointCodec
-from auxiliary.checkpoint import CheckpointError, load_checkpoint
-from auxiliary.engine import TeacherObjective
+from auxiliary.checkpoint import KIND_NAMES, CheckpointError, load_checkpoint
+from auxiliary.engine import Precision, TeacherObjective
 from auxiliary.runner import fit
 from auxiliary.schedule import make_scheduler
 from auxiliary.options import data_parser, model_parser, train_parser
-from auxiliary.utils import print_header, resolve_device, seed_everything
+from auxiliary.errors import run_cli
+from auxiliary.utils import (compile_for_training, configure_determinism, print_header, resolve_device,
+                             seed_everything)
 from dataset.loaders import make_dataset, make_loader
 from model.estimator import build_model, model_args_from, network_from_checkpoint
 from model.infonce import InfoNCE
@@ -52,8 +54,8 @@ def build_network(args, device):
         model_args = checkpoint["model_args"]
         expected = "image" if args.shape is None else "teacher"
         if model_args["kind"] != expected:
-            raise CheckpointError(f"{args.model} holds a {model_args['kind']} network but --shape {args.shape} "
-                                  f"asks for a {expected} network")
+            raise CheckpointError(f"{args.model} holds {KIND_NAMES[model_args['kind']]}, but --shape {args.shape} "
+                                  f"asks for {KIND_NAMES[expected]}")
         model = network_from_checkpoint(checkpoint, args.model)
         print(f"started from the weights of {args.model}")
     else:
@@ -66,9 +68,12 @@ def main(argv=None):
     args = get_args_parser().parse_args(argv)
     print_header("training.py", args)
     seed_everything(args.seed)
+    configure_determinism(args.deterministic)
     device = resolve_device(args.device)
+    precision = Precision.from_args(args, device)
     codec = ViewpointCodec(args.bin_size)
     model, model_args = build_network(args, device)
+    model = precision.prepare(model)
     shape = "PointCloud" if model_args["kind"] == "teacher" else None
     output_dir = Path(args.output_dir) if args.output_dir else default_output_dir(args, shape)
     output_dir.mkdir(parents=True, exist_ok=True)
@@ -84,9 +89,9 @@ def main(argv=None):
     objective = TeacherObjective(PoseLoss(codec), InfoNCE(args.contrast_tau), args.contrast_weight)
 
     fit(args, model, model_args, train_loader, val_loader, optimizer, scheduler, objective, codec, device,
-        output_dir)
+        output_dir, precision=precision, train_model=compile_for_training(model, args.compile, device))
     return output_dir
 
 
 if __name__ == "__main__":
-    main()
+    run_cli(main)

@@ -23,12 +23,14 @@ import torch
 
 from auxiliary.angles import ViewpointCodec
 from auxiliary.checkpoint import CheckpointError, load_checkpoint
-from auxiliary.engine import evaluate
+from auxiliary.engine import Precision, evaluate
+from auxiliary.errors import InputError, run_cli
 from auxiliary.metrics import format_table
 from auxiliary.options import data_parser, train_parser
 from auxiliary.runner import fit
 from auxiliary.schedule import make_scheduler
-from auxiliary.utils import print_header, resolve_device, seed_everything
+from auxiliary.utils import (compile_for_training, configure_determinism, print_header, resolve_device,
+                             seed_everything)
 from dataset.loaders import make_dataset, make_loader
 from model.crd import OBJECTIVES, WEIGHTINGS, CRDLoss
 from model.distill import DistillObjective, freeze
@@ -75,7 +77,7 @@ def load_teacher(args, device):
     checkpoint = load_checkpoint(args.teacher_model, kind="teacher")
     model_args = checkpoint["model_args"]
     if args.shape is None:
-        raise SystemExit("trainingKD.py distils a point-cloud teacher: use --shape PointCloud (the student never "
+        raise InputError("trainingKD.py distils a point-cloud teacher: use --shape PointCloud (the student never "
                          "sees shapes; test it with testing.py --shape None)")
     if args.shape_feature_dim is not None and args.shape_feature_dim != model_args["shape_feature_dim"]:
         raise CheckpointError(f"{args.teacher_model} has shape_feature_dim {model_args['shape_feature_dim']}, "
@@ -108,13 +110,16 @@ def main(argv=None):
     args = get_args_parser().parse_args(argv)
     print_header("trainingKD.py", args)
     seed_everything(args.seed)
+    configure_determinism(args.deterministic)
     device = resolve_device(args.device)
+    precision = Precision.from_args(args, device)
     codec = ViewpointCodec(args.bin_size)
     output_dir = Path(args.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
 
     teacher, teacher_args = load_teacher(args, device)
     student, student_args = build_student(args, device)
+    teacher, student = precision.prepare(teacher), precision.prepare(student)
     train_set = make_dataset(args, "train", "PointCloud")
     teacher_val = make_dataset(args, "val", "PointCloud")
     val_set = make_dataset(args, "val", None)
@@ -123,7 +128,8 @@ def main(argv=None):
     train_loader = make_loader(train_set, args.batch_size, args.workers, True, device, args.seed)
     val_loader = make_loader(val_set, args.batch_size, args.workers, False, device)
 
-    check = evaluate(teacher, make_loader(teacher_val, args.batch_size, args.workers, False, device), codec, device)
+    check = evaluate(teacher, make_loader(teacher_val, args.batch_size, args.workers, False, device), codec, device,
+                     precision)
     print(format_table(check["table"], f"teacher {args.teacher_model} on the val split (sanity check)"))
 
     crd = None
@@ -140,9 +146,10 @@ def main(argv=None):
     optimizer = torch.optim.Adam(parameters, lr=args.lr, weight_decay=args.weight_decay)
     scheduler = make_scheduler(optimizer, len(train_loader), args.n_epoch, args.schedule, args.decrease, args.warmup)
     fit(args, student, student_args, train_loader, val_loader, optimizer, scheduler, objective, codec, device,
-        output_dir, best_name="best_student.pt", extra_modules={"crd": crd} if crd is not None else None)
+        output_dir, best_name="best_student.pt", extra_modules={"crd": crd}, precision=precision,
+        train_model=compile_for_training(student, args.compile, device))
     return output_dir
 
 
 if __name__ == "__main__":
-    main()
+    run_cli(main)

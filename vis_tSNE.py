@@ -30,6 +30,7 @@ from tqdm import tqdm  # noqa: E402
 
 from auxiliary.checkpoint import atomic_write_text, load_checkpoint  # noqa: E402
 from auxiliary.engine import to_device  # noqa: E402
+from auxiliary.errors import InputError, run_cli  # noqa: E402
 from auxiliary.options import data_parser  # noqa: E402
 from auxiliary.plots import save_figure  # noqa: E402
 from auxiliary.utils import print_header, resolve_device  # noqa: E402
@@ -80,7 +81,7 @@ def embed_2d(features: np.ndarray, pca_dim: int, perplexity: float, seed: int) -
     """PCA to ``pca_dim`` (at most the data's rank) then 2-D t-SNE."""
     n, d = features.shape
     if n < 5:
-        raise ValueError(f"t-SNE needs at least 5 samples, got {n}")
+        raise InputError(f"t-SNE needs at least 5 samples, got {n}")
     reduced = PCA(n_components=min(pca_dim, n, d), random_state=seed).fit_transform(features)
     perplexity = min(perplexity, (n - 1) / 3)
     return TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=seed).fit_transform(reduced)
@@ -100,7 +101,7 @@ def main(argv=None):
     args = get_args_parser().parse_args(argv)
     print_header("vis_tSNE.py", args)
     if args.labels and len(args.labels) != len(args.model):
-        raise SystemExit("give one --labels entry per --model")
+        raise InputError("give one --labels entry per --model")
     device = resolve_device(args.device)
     output_dir = Path(args.output_dir)
     panels, rows = [], []
@@ -108,7 +109,7 @@ def main(argv=None):
         checkpoint = load_checkpoint(path)
         model_args, trained = checkpoint["model_args"], checkpoint.get("data_args", {})
         if args.feature == "shape" and model_args["kind"] != "teacher":
-            raise SystemExit(f"{path} is an image-only network: it has no shape feature")
+            raise InputError(f"{path} is an image-only network: it has no shape feature")
         model = network_from_checkpoint(checkpoint, path).to(device)
         shape = "PointCloud" if model_args["kind"] == "teacher" else None
         settings = argparse.Namespace(**{**vars(args), "input_dim": args.input_dim or trained.get("input_dim", 224),
@@ -154,4 +155,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    run_cli(main)

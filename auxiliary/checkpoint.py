@@ -11,10 +11,13 @@ from pathlib import Path
 
 import torch
 
+from auxiliary.errors import InputError
+
 FORMAT = "3daug-pose"
+KIND_NAMES = {"teacher": "a teacher (image + point cloud)", "image": "an image-only network"}
 
 
-class CheckpointError(ValueError):
+class CheckpointError(InputError):
     """A file that is not a usable checkpoint for what was asked, with its path."""
 
 
@@ -55,8 +58,8 @@ def load_checkpoint(path, kind: str | None = None, map_location="cpu") -> dict:
         raise CheckpointError(f"{path} is not a 3DAug-Pose checkpoint (no 'format'/'model_args' entries)")
     found = checkpoint["model_args"].get("kind")
     if kind is not None and found != kind:
-        wanted = {"teacher": "a teacher (image + point cloud)", "image": "an image-only network"}
-        raise CheckpointError(f"{path} holds {wanted.get(found, found)}, but {wanted.get(kind, kind)} is needed here")
+        raise CheckpointError(f"{path} holds {KIND_NAMES.get(found, found)}, but {KIND_NAMES.get(kind, kind)} is "
+                              f"needed here")
     return checkpoint
 
 

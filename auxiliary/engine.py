@@ -8,12 +8,76 @@ import numpy as np
 import torch
 
 from auxiliary.angles import ViewpointCodec
+from auxiliary.errors import NonFiniteLossError
 from auxiliary.metrics import ACC_THRESHOLD_DEG, per_class_table
 from auxiliary.rotation import label_geodesic_error, label_geodesic_error_torch
 
 
-def to_device(batch: dict, device) -> dict:
-    return {k: v.to(device, non_blocking=True) if torch.is_tensor(v) else v for k, v in batch.items()}
+class Precision:
+    """Mixed precision and memory format of a run (``--amp``, ``--amp_dtype``, ``--channels_last``).
+
+    On a CUDA device ``--amp`` runs the forward passes under autocast in bfloat16 (no loss scaling needed) or
+    float16 with a gradient scaler. On a CPU it is ignored, with a note: CPU autocast is slower than float32 on
+    most CPUs. ``--channels_last`` stores images and convolution weights in NHWC, which Tensor Cores prefer;
+    on a CPU it is allowed and harmless.
+    """
+
+    def __init__(self, device, amp: bool = False, amp_dtype: str = "bf16", channels_last: bool = False):
+        self.device = torch.device(device)
+        self.dtype = None
+        if amp and self.device.type == "cuda":
+            self.dtype = torch.bfloat16 if amp_dtype == "bf16" else torch.float16
+        elif amp:
+            print("note: --amp applies to CUDA devices only; this run stays in float32")
+        self.scaler = torch.amp.GradScaler("cuda") if self.dtype == torch.float16 else None
+        self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
+
+    @classmethod
+    def from_args(cls, args, device) -> "Precision":
+        return cls(device, getattr(args, "amp", False), getattr(args, "amp_dtype", "bf16"),
+                   getattr(args, "channels_last", False))
+
+    def autocast(self):
+        return torch.autocast(self.device.type, dtype=self.dtype or torch.float32, enabled=self.dtype is not None)
+
+    def prepare(self, model: torch.nn.Module) -> torch.nn.Module:
+        return model.to(memory_format=self.memory_format) if self.memory_format is torch.channels_last else model
+
+    def backward_step(self, loss: torch.Tensor, optimizer) -> None:
+        optimizer.zero_grad(set_to_none=True)
+        if self.scaler is None:
+            loss.backward()
+            optimizer.step()
+        else:
+            self.scaler.scale(loss).backward()
+            self.scaler.step(optimizer)
+            self.scaler.update()
+
+    def state_dict(self) -> dict:
+        return self.scaler.state_dict() if self.scaler is not None else {}
+
+    def load_state_dict(self, state: dict) -> None:
+        if self.scaler is not None and state:
+            self.scaler.load_state_dict(state)
+
+
+FP32 = Precision("cpu")
+
+
+def to_device(batch: dict, device, memory_format=torch.contiguous_format) -> dict:
+    out = {k: v.to(device, non_blocking=True) if torch.is_tensor(v) else v for k, v in batch.items()}
+    if memory_format is torch.channels_last:
+        out["image"] = out["image"].contiguous(memory_format=torch.channels_last)
+    return out
+
+
+class EpochInterrupted(Exception):
+    """Raised by :func:`train_one_epoch` after the step during which a stop was requested; ``progress`` is
+    what a resumed run needs to finish the epoch as if nothing had happened."""
+
+    def __init__(self, progress: dict):
+        super().__init__("interrupted")
+        self.progress = progress
 
 
 class TeacherObjective:
@@ -33,64 +97,126 @@ class TeacherObjective:
 
 
 def train_one_epoch(model, loader, optimizer, objective, codec: ViewpointCodec, device, epoch: int,
-                    print_freq: int = 50, scheduler=None) -> dict:
+                    print_freq: int = 50, scheduler=None, precision: Precision = FP32, progress: dict | None = None,
+                    stop=None) -> dict:
     """One pass over ``loader``; returns the mean loss terms and the training Acc30 (on augmented crops).
 
-    ``scheduler`` (optional) is stepped after every batch.
+    ``scheduler`` (optional) is stepped after every batch. ``progress`` (from :class:`EpochInterrupted`) resumes
+    an epoch at the step it was stopped at. ``stop`` is polled after every step: when ``stop.requested`` is set
+    the epoch ends with :class:`EpochInterrupted`. Nothing here waits for the device except the progress lines
+    (every ``print_freq`` steps) and the non-finite loss check, which is immediate on a CPU and made at the
+    progress lines and at the end on a GPU (it still names the first bad step).
     """
     model.train()
+    progress = progress or {}
+    skip = progress.get("step", 0)
     if hasattr(loader.sampler, "set_epoch"):
-        loader.sampler.set_epoch(epoch)
-    sums, correct, seen = {}, torch.zeros((), device=device), 0
-    start, total = time.time(), len(loader)
-    for step, batch in enumerate(loader, start=1):
-        batch = to_device(batch, device)
-        loss, parts, out = objective(model, batch)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        if scheduler is not None:
-            scheduler.step()
+        loader.sampler.set_epoch(epoch, skip * loader.batch_size)
+    elif skip:
+        raise ValueError("resuming mid-epoch needs a sampler with set_epoch(epoch, skip)")
+    sums = dict(progress.get("sums", {}))
+    correct = progress.get("correct", torch.zeros((), dtype=torch.long)).to(device)
+    seen = progress.get("seen", 0)
+    first_bad = torch.full((), -1, dtype=torch.long, device=device)
+    bad_values = None
+    eager_check = torch.device(device).type == "cpu"
+    start, total, step = time.time(), skip + len(loader), skip
+
+    def check_finite():
+        if int(first_bad) >= 0:
+            names = ["loss"] + sorted(k for k in sums if k != "loss")
+            terms = ", ".join(f"{n}={float(v):.4g}" for n, v in zip(names, bad_values))
+            raise NonFiniteLossError(f"non-finite training loss at epoch {epoch}, step {int(first_bad)}/{total} "
+                                     f"({terms})")
+
+    def position(done: int) -> dict:
+        return {"epoch": epoch, "step": done, "sums": {k: v.cpu() for k, v in sums.items()},
+                "correct": correct.cpu(), "seen": seen}
+
+    batches = iter(loader)
+    while True:
+        try:
+            batch = next(batches)
+        except StopIteration:
+            break
+        except RuntimeError:  # workers stopped by the same signal as this process: save what was done
+            if stop is not None and stop.requested:
+                check_finite()
+                raise EpochInterrupted(position(step)) from None
+            raise
+        step += 1
+        if batch is None:  # every sample of this batch was left out by --skip_bad
+            continue
+        batch = to_device(batch, device, precision.memory_format)
+        with precision.autocast():
+            loss, parts, out = objective(model, batch)
         parts["loss"] = loss.detach()
+        finite = torch.isfinite(parts["loss"])
+        values = torch.stack([parts["loss"].float()] + [parts[k].float() for k in sorted(parts) if k != "loss"])
+        bad_values = values if bad_values is None else torch.where((first_bad < 0) & ~finite, values, bad_values)
+        first_bad = torch.where((first_bad < 0) & ~finite, step, first_bad)
         for k, v in parts.items():
             sums[k] = sums.get(k, 0.0) + v
+        if eager_check:
+            check_finite()
+        precision.backward_step(loss, optimizer)
+        if scheduler is not None:
+            scheduler.step()
         with torch.no_grad():
             errors = label_geodesic_error_torch(codec.decode(out["outputs"]), batch["label"])
             correct += (errors <= ACC_THRESHOLD_DEG).sum()
         seen += len(errors)
         if print_freq and (step % print_freq == 0 or step == total):
+            check_finite()
             elapsed = time.time() - start
-            eta = timedelta(seconds=int(elapsed / step * (total - step)))
+            eta = timedelta(seconds=int(elapsed / max(1, step - skip) * (total - step)))
             print(f"epoch {epoch} [{step}/{total}] loss {float(sums['loss']) / step:.4f} "
                   f"acc30 {100 * float(correct) / seen:.2f} lr {optimizer.param_groups[0]['lr']:.2e} eta {eta}",
                   flush=True)
+        if stop is not None and stop.requested and step < total:
+            check_finite()
+            raise EpochInterrupted(position(step))
+    check_finite()
     if seen == 0:
         raise ValueError("the training loader yielded no batch (is the training set smaller than one batch?)")
-    means = {k: float(v) / len(loader) for k, v in sums.items()}
+    means = {k: float(v) / total for k, v in sums.items()}
     means["acc30"] = 100.0 * float(correct) / seen
     return means
 
 
 @torch.inference_mode()
-def predict(model, loader, codec: ViewpointCodec, device) -> tuple[np.ndarray, np.ndarray]:
+def predict(model, loader, codec: ViewpointCodec, device, precision: Precision = FP32) -> tuple[np.ndarray, np.ndarray]:
     """Label-space predictions (N, 3) and the dataset indices they belong to, for every sample of ``loader``."""
     model.eval()
     predictions, indices = [], []
     for batch in loader:
-        batch = to_device(batch, device)
-        out = model(batch["image"], batch.get("points"))
-        predictions.append(codec.decode(out["outputs"]).cpu())
+        if batch is None:
+            continue
+        batch = to_device(batch, device, precision.memory_format)
+        with precision.autocast():
+            out = model(batch["image"], batch.get("points"))
+        predictions.append(codec.decode([o.float() for o in out["outputs"]]).cpu())
         indices.append(batch["index"].cpu())
+    if not predictions:
+        raise ValueError("the evaluation loader yielded no sample")
     return torch.cat(predictions).numpy(), torch.cat(indices).numpy()
 
 
-def evaluate(model, loader, codec: ViewpointCodec, device) -> dict:
-    """Predict on an evaluation loader and score it: the per-class table plus the raw arrays."""
+def evaluate(model, loader, codec: ViewpointCodec, device, precision: Precision = FP32) -> dict:
+    """Predict on an evaluation loader and score it: the per-class table plus the raw arrays.
+
+    Every sample is scored exactly once; with ``--skip_bad`` the samples that could not be loaded are left out
+    of the table and counted in ``skipped``.
+    """
     dataset = loader.dataset
-    predictions, indices = predict(model, loader, codec, device)
-    if len(indices) != len(dataset) or len(set(indices.tolist())) != len(dataset):
-        raise RuntimeError(f"evaluation saw {len(set(indices.tolist()))} of {len(dataset)} samples")
+    predictions, indices = predict(model, loader, codec, device, precision)
+    unique = len(set(indices.tolist()))
+    skipped = len(dataset) - unique
+    if unique != len(indices) or (skipped and not getattr(dataset, "skip_bad", False)):
+        raise RuntimeError(f"evaluation saw {unique} of {len(dataset)} samples ({len(indices)} predictions)")
+    if skipped:
+        print(f"warning: {skipped} of {len(dataset)} evaluation samples could not be loaded and are not scored")
     gt = dataset.labels()[indices]
     errors = label_geodesic_error(predictions, gt)
     return {"table": per_class_table(errors, dataset.cats[indices]), "predictions": predictions,
-            "indices": indices, "errors": errors}
+            "indices": indices, "errors": errors, "skipped": skipped}

@@ -35,6 +35,15 @@ def data_parser() -> argparse.ArgumentParser:
     g.add_argument("--workers", type=int, default=4, help="data-loading processes")
     g.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     g.add_argument("--seed", type=int, default=46)
+    g.add_argument("--skip_bad", action="store_true",
+                   help="leave out (and log) bad annotation rows, images and point clouds instead of stopping")
+    g = p.add_argument_group("speed")
+    g.add_argument("--amp", action="store_true",
+                   help="mixed precision on CUDA (bfloat16 by default; ignored on a CPU)")
+    g.add_argument("--amp_dtype", default="bf16", choices=["bf16", "fp16"],
+                   help="autocast type of --amp; fp16 adds a gradient scaler")
+    g.add_argument("--channels_last", action="store_true", help="NHWC images and convolution weights")
+    g.add_argument("--compile", action="store_true", help="torch.compile the network for training")
     return p
 
 
@@ -72,4 +81,6 @@ def train_parser() -> argparse.ArgumentParser:
     g.add_argument("--output_dir", default=None, help="run directory (default: result/<shape>_<dataset>[_novel])")
     g.add_argument("--resume", default=None, help="checkpoint to resume from (default: <output_dir>/checkpoint.pth)")
     g.add_argument("--print_freq", type=int, default=50, help="batches between progress lines")
+    g.add_argument("--deterministic", action="store_true",
+                   help="deterministic algorithms only (bit-exact resume on the same machine; slower on a GPU)")
     return p

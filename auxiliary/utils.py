@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import random
 import subprocess
 import sys
@@ -15,6 +16,25 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
+
+
+def configure_determinism(deterministic: bool) -> None:
+    """``--deterministic``: deterministic kernels only (bit-exact reruns and resumes on the same machine).
+    Otherwise cuDNN may benchmark its convolution algorithms, which is faster on a GPU."""
+    if deterministic:
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        torch.use_deterministic_algorithms(True)
+    torch.backends.cudnn.deterministic = deterministic
+    torch.backends.cudnn.benchmark = not deterministic
+
+
+def compile_for_training(model, enabled: bool, device: torch.device):
+    """``--compile``: the module the training loop calls, compiled with torch.compile (the plain module is what
+    is saved). Compilation takes a minute or two and pays off on long GPU runs."""
+    if not enabled:
+        return model
+    print(f"compiling the network with torch.compile for {device.type} (the first steps are slow)")
+    return torch.compile(model)
 
 
 def resolve_device(name: str) -> torch.device:
@@ -35,8 +55,6 @@ def git_revision() -> str:
 
 def append_jsonl(path, record: dict) -> None:
     """Append one JSON line (flushed and fsynced, so a crash loses at most the line being written)."""
-    import os
-
     with open(path, "a") as f:
         f.write(json.dumps(record) + "\n")
         f.flush()

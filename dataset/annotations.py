@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import csv
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+from auxiliary.errors import InputError
 
 COLUMNS = ("source", "set", "cat", "im_name", "object", "cad_index", "truncated", "occluded", "difficult",
            "azimuth", "elevation", "inplane_rotation", "left", "upper", "right", "lower", "has_keypoints",
@@ -26,8 +28,8 @@ FLAG_COLUMNS = ("truncated", "occluded", "difficult", "has_keypoints")
 ALIASES = {"cls_name": "cat"}
 
 
-class AnnotationError(ValueError):
-    """A problem in an annotation table, with the file and row it was found in."""
+class AnnotationError(InputError):
+    """A problem in an annotation table, with the file and line it was found in."""
 
 
 def _parse_flag(value: str) -> int:
@@ -39,10 +41,35 @@ def _parse_flag(value: str) -> int:
     return int(float(value))
 
 
+def _row_problem(values: dict) -> str | None:
+    """What is wrong with one parsed row's angles and box, or None."""
+    azimuth, elevation, inplane = values["azimuth"], values["elevation"], values["inplane_rotation"]
+    if not all(math.isfinite(v) for v in (azimuth, elevation, inplane)):
+        return f"non-finite angle (azimuth, elevation, inplane_rotation) = {(azimuth, elevation, inplane)}"
+    if not -90.0 <= elevation <= 90.0:
+        return f"elevation {elevation} outside [-90, 90]"
+    if not (-360.0 <= azimuth <= 360.0 and -360.0 <= inplane <= 360.0):
+        return f"azimuth {azimuth} or inplane_rotation {inplane} outside [-360, 360]"
+    box = tuple(values[c] for c in ("left", "upper", "right", "lower"))
+    if not all(math.isfinite(v) for v in box):
+        return f"non-finite box (left, upper, right, lower) = {box}"
+    if box[2] <= box[0] or box[3] <= box[1]:
+        return f"empty or inverted box (left, upper, right, lower) = {box}"
+    if box[2] <= 0 or box[3] <= 0:
+        return f"box (left, upper, right, lower) = {box} lies outside the image (right or lower edge <= 0)"
+    if not values["im_path"].strip():
+        return "empty im_path"
+    return None
+
+
 @dataclass
 class AnnotationTable:
+    """The parsed table: one numpy array per column, plus ``line`` (each row's line number in the file) and
+    ``problems`` (``"<file>, line <n>: <problem>"`` for every row dropped by ``skip_bad``)."""
+
     path: Path
     columns: dict
+    problems: list = field(default_factory=list)
 
     def __len__(self):
         return len(self.columns["cat"])
@@ -51,58 +78,66 @@ class AnnotationTable:
         return self.columns[name]
 
     @classmethod
-    def read(cls, path) -> "AnnotationTable":
+    def read(cls, path, skip_bad: bool = False) -> "AnnotationTable":
+        """Parse and check every row. A bad row (missing fields, a non-numeric, NaN or out-of-range angle, an
+        empty, inverted or off-image box) raises :class:`AnnotationError` naming the file and line, or, with
+        ``skip_bad``, is dropped and listed in ``table.problems``."""
         path = Path(path)
         if not path.is_file():
             raise FileNotFoundError(f"annotation table {path} does not exist")
+        problems, rows = [], []
         with open(path, newline="") as f:
             reader = csv.reader(f)
             try:
                 header = [ALIASES.get(h.strip(), h.strip()) for h in next(reader)]
             except StopIteration:
                 raise AnnotationError(f"{path}: the file is empty (expected a header row)") from None
+            except (csv.Error, UnicodeDecodeError) as error:
+                raise AnnotationError(f"{path}: not a CSV annotation table ({error})") from None
             missing = [c for c in COLUMNS if c not in header]
             if missing:
                 raise AnnotationError(f"{path}: missing column(s) {', '.join(missing)} in the header")
             where = {c: header.index(c) for c in COLUMNS}
-            values = {c: [] for c in COLUMNS}
-            for row_number, row in enumerate(reader, start=2):
+            while True:
+                try:
+                    row = next(reader)
+                except StopIteration:
+                    break
+                except (csv.Error, UnicodeDecodeError) as error:
+                    problems.append(f"{path}, line {reader.line_num}: unreadable row ({error})")
+                    continue
                 if not row:
                     continue
+                problem, values = None, {"line": reader.line_num}
                 if len(row) < len(header):
-                    raise AnnotationError(f"{path}, line {row_number}: {len(row)} fields, expected {len(header)}")
-                for c in COLUMNS:
-                    values[c].append(row[where[c]])
+                    problem = f"{len(row)} fields, expected {len(header)}"
+                else:
+                    for c in COLUMNS:
+                        value = row[where[c]]
+                        if c in TEXT_COLUMNS:
+                            values[c] = value
+                            continue
+                        try:
+                            values[c] = (_parse_flag if c in FLAG_COLUMNS else float)(value)
+                        except ValueError:
+                            problem = f"column {c!r} is not a number: {value!r}"
+                            break
+                    problem = problem or _row_problem(values)
+                if problem:
+                    problems.append(f"{path}, line {reader.line_num}: {problem}")
+                else:
+                    rows.append(values)
+        if problems and not skip_bad:
+            more = f" (and {len(problems) - 1} more bad rows; `python -m dataset.check` lists them all)" \
+                if len(problems) > 1 else ""
+            raise AnnotationError(problems[0] + more)
         columns = {}
-        for c in COLUMNS:
+        for c in COLUMNS + ("line",):
             if c in TEXT_COLUMNS:
-                columns[c] = np.array(values[c], dtype=object)
-                continue
-            parse = _parse_flag if c in FLAG_COLUMNS else float
-            out = np.empty(len(values[c]), dtype=np.float64)
-            for i, v in enumerate(values[c]):
-                try:
-                    out[i] = parse(v)
-                except ValueError:
-                    raise AnnotationError(f"{path}, line {i + 2}: column {c!r} is not a number: {v!r}") from None
-            columns[c] = out
-        table = cls(path, columns)
-        table._validate()
-        return table
-
-    def _validate(self):
-        angles = np.stack([self["azimuth"], self["elevation"], self["inplane_rotation"]], 1)
-        bad = ~np.isfinite(angles).all(1) | (np.abs(self["elevation"]) > 90) | (np.abs(self["inplane_rotation"]) > 360)
-        if bad.any():
-            i = int(np.flatnonzero(bad)[0])
-            raise AnnotationError(f"{self.path}, line {i + 2}: invalid angles (azimuth, elevation, inplane_rotation)"
-                                  f" = {tuple(angles[i])}; elevation must lie in [-90, 90]")
-        box = np.stack([self["left"], self["upper"], self["right"], self["lower"]], 1)
-        bad = ~np.isfinite(box).all(1) | (box[:, 2] <= box[:, 0]) | (box[:, 3] <= box[:, 1])
-        if bad.any():
-            i = int(np.flatnonzero(bad)[0])
-            raise AnnotationError(f"{self.path}, line {i + 2}: empty or inverted box (left, upper, right, lower)"
-                                  f" = {tuple(box[i])}")
+                columns[c] = np.array([r[c] for r in rows], dtype=object)
+            else:
+                columns[c] = np.array([r[c] for r in rows], dtype=np.int64 if c == "line" else np.float64)
+        return cls(path, columns, problems)
 
     def select(self, split: str, classes=None, exclude=(), keypoint: bool = False, shot: int | None = None,
                seed: int = 0) -> np.ndarray:

@@ -1,10 +1,13 @@
 """Datasets and DataLoaders built from the scripts' flags."""
 from __future__ import annotations
 
+import os
+import signal
 from pathlib import Path
 
+import numpy as np
 import torch
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, default_collate
 
 from dataset.sampler import EpochSampler
 from dataset.synthetic import ensure_synthetic
@@ -27,7 +30,29 @@ def make_dataset(args, split: str, shape=None, classes=None) -> ViewpointDataset
         augment=Augmentation.preset(getattr(args, "augment", "reference")) if split == "train" else None,
         random_frame=getattr(args, "random", False) and split == "train",
         random_range=getattr(args, "random_range", 0), novel=args.novel, keypoint=args.keypoint,
-        shot=getattr(args, "shot", None) if split == "train" else None, seed=args.seed, classes=classes)
+        shot=getattr(args, "shot", None) if split == "train" else None, seed=args.seed, classes=classes,
+        skip_bad=getattr(args, "skip_bad", False))
+
+
+def collate_skipping(items):
+    """Stack a batch, leaving out the samples ``--skip_bad`` dropped (None); None when none is left."""
+    items = [item for item in items if item is not None]
+    return default_collate(items) if items else None
+
+
+def _exit_quietly(signum, frame):
+    os._exit(0)
+
+
+def worker_init(worker_id: int) -> None:
+    """Workers leave Ctrl-C to the main process (which saves a checkpoint and shuts them down), exit quietly on
+    SIGTERM (status 0, which the main process does not treat as a crash: it may be saving a checkpoint for the
+    same signal) and get their own seeds for any library randomness (the augmentations use per-item
+    generators, not these)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, _exit_quietly)
+    seed = torch.initial_seed() % 2**32
+    np.random.seed(seed)
 
 
 def make_loader(dataset, batch_size: int, workers: int, train: bool, device: torch.device, seed: int = 0) -> DataLoader:
@@ -36,4 +61,8 @@ def make_loader(dataset, batch_size: int, workers: int, train: bool, device: tor
     sampler = EpochSampler(len(dataset), shuffle=train, seed=seed)
     return DataLoader(dataset, batch_size=batch_size, sampler=sampler, num_workers=workers,
                       drop_last=train and len(dataset) >= batch_size, pin_memory=device.type == "cuda",
-                      persistent_workers=workers > 0)
+                      persistent_workers=workers > 0, collate_fn=collate_skipping,
+                      worker_init_fn=worker_init if workers > 0 else None,
+                      # the loader's own generator: creating an iterator must not draw from the global RNG,
+                      # or a run resumed mid-epoch would continue with a shifted random stream
+                      generator=torch.Generator().manual_seed(seed))

@@ -1,4 +1,4 @@
-"""Point clouds: PLY reading (plyfile, binary or ASCII), a per-process cache, sampling and the teacher's frame.
+"""Point clouds: PLY reading (plyfile, binary or ASCII), sampling and the teacher's frame.
 
 A cloud is stored in the CAD frame (z up) as ``pointcloud/<cat>/<NN>/compressed.ply`` with 5000 points. Each
 access draws ``point_num`` of them, optionally rotates about +z (canonical-frame randomisation) and mirrors
@@ -12,8 +12,10 @@ from pathlib import Path
 import numpy as np
 from plyfile import PlyData
 
+from auxiliary.errors import InputError
 
-class PointCloudError(ValueError):
+
+class PointCloudError(InputError):
     """A point-cloud file that cannot be used, with its path."""
 
 
@@ -46,23 +48,6 @@ def write_ply_points(path, points: np.ndarray, binary: bool = True) -> None:
     tmp = path.with_name(path.name + ".tmp")
     PlyData(elements, text=not binary, byte_order="<").write(str(tmp))
     tmp.replace(path)
-
-
-class PointCloudCache:
-    """Parses each PLY file once per process and keeps it as float32."""
-
-    def __init__(self):
-        self._clouds: dict[str, np.ndarray] = {}
-
-    def get(self, path) -> np.ndarray:
-        key = str(path)
-        cloud = self._clouds.get(key)
-        if cloud is None:
-            cloud = self._clouds[key] = read_ply_points(path)
-        return cloud
-
-    def __len__(self):
-        return len(self._clouds)
 
 
 def rotate_z(points: np.ndarray, degrees: float) -> np.ndarray:

@@ -18,6 +18,8 @@ import torch
 import torchvision.transforms.v2.functional as TF
 from PIL import Image, ImageFilter, UnidentifiedImageError
 
+from auxiliary.errors import InputError
+
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 LIGHTING_EIGVAL = torch.tensor([0.2175, 0.0188, 0.0045])
@@ -26,7 +28,7 @@ LIGHTING_EIGVEC = torch.tensor([[-0.5675, 0.7192, 0.4009],
                                 [-0.5836, -0.6948, 0.4203]])
 
 
-class ImageError(ValueError):
+class ImageError(InputError):
     """An image that cannot be used, with its path."""
 
 

@@ -15,6 +15,7 @@ Randomness comes from a generator seeded by (seed, epoch, index): :class:`datase
 """
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -22,15 +23,28 @@ import torch
 from torch.utils.data import Dataset
 
 from auxiliary.angles import raw_to_label, wrap_inplane
+from auxiliary.errors import InputError
 from dataset.annotations import AnnotationError, AnnotationTable, shape_path
 from dataset.classes import dataset_info
-from dataset.pointcloud import PointCloudCache, prepare_points
-from dataset.transforms import Augmentation, crop_view, load_image
+from dataset.pointcloud import PointCloudError, prepare_points, read_ply_points
+from dataset.transforms import Augmentation, ImageError, crop_view, load_image
 
 RANDOM_RANGES = {0: (-8, 8), 1: (-17, 17), 2: (0, 71)}  # steps of 5 degrees
 
 
-class EmptySplitError(ValueError):
+PREPARE_HINT = {
+    "Synthetic": "`--dataset Synthetic` needs no download: leave out --data_dir (data/Synthetic is generated on "
+                 "first use) or run `python -m dataset.synthetic --out DIR`",
+    "ObjectNet3D": "download ObjectNet3D and run `python -m dataset.prepare_objectnet3d` (README, Data), or try "
+                   "`--dataset Synthetic`, which needs no download",
+    "Pascal3D": "download PASCAL3D+ and run `python -m dataset.prepare_pascal3d` (README, Data), or try "
+                "`--dataset Synthetic`, which needs no download",
+    "Pix3D": "download Pix3D and run `python -m dataset.prepare_pix3d` (README, Data)",
+    "other": "see the README's Data section",
+}
+
+
+class EmptySplitError(InputError):
     """A split with no rows left after filtering."""
 
 
@@ -39,7 +53,7 @@ class ViewpointDataset(Dataset):
                  shape_dir: str = "pointcloud", input_dim: int = 224, point_num: int = 2500,
                  augment: Augmentation | bool | None = None, random_frame: bool = False, random_range: int = 0,
                  novel: bool = False, keypoint: bool = False, shot: int | None = None, seed: int = 0,
-                 classes=None):
+                 classes=None, skip_bad: bool = False):
         self.root = Path(root)
         self.info = dataset_info(dataset)
         self.split = split
@@ -57,10 +71,12 @@ class ViewpointDataset(Dataset):
         self.random_frame, self.random_range = random_frame, random_range
 
         table_path = self.root / self.info.table
-        if not self.root.is_dir():
-            hint = " (`--dataset Synthetic` needs no download: it is generated on first use)" if dataset != "Synthetic" else ""
-            raise FileNotFoundError(f"dataset root {self.root} does not exist; see the README's data section{hint}")
-        self.table = AnnotationTable.read(table_path)
+        if not self.root.is_dir() or not table_path.is_file():
+            missing = f"dataset root {self.root}" if not self.root.is_dir() else f"annotation table {table_path}"
+            raise FileNotFoundError(f"{missing} does not exist; {PREPARE_HINT.get(dataset, PREPARE_HINT['other'])}")
+        self.skip_bad, self.bad_log = skip_bad, None
+        self.table = AnnotationTable.read(table_path, skip_bad=skip_bad)
+        self.problems = list(self.table.problems)
         if split == "train":
             rows = self.table.select("train", classes=classes, exclude=self.info.novel if novel else (),
                                      keypoint=keypoint, shot=shot, seed=seed)
@@ -71,18 +87,72 @@ class ViewpointDataset(Dataset):
             raise EmptySplitError(f"{table_path}: the {split} split is empty after filtering "
                                   f"(novel={novel}, shot={shot}, keypoint={keypoint}, classes={classes})")
         self.rows = rows
-        column = lambda name: self.table[name][rows]  # noqa: E731
+        self.clouds: dict[str, np.ndarray] = {}
+        if shape == "PointCloud":
+            self._load_clouds()
+        self._set_columns()
+        if self.problems:
+            self._warn(f"--skip_bad: left out {len(self.problems)} bad row(s) or file(s) of {self.root}:",
+                       self.problems)
+
+    def _set_columns(self):
+        column = lambda name: self.table[name][self.rows]  # noqa: E731
         self.cats = column("cat")
         self.class_names = sorted(set(self.cats.tolist()))
         lookup = {c: i for i, c in enumerate(self.class_names)}
         self.class_index = np.array([lookup[c] for c in self.cats], dtype=np.int64)
         self.im_paths = column("im_path")
+        self.lines = column("line")
         self.raw_angles = np.stack([np.mod(column("azimuth"), 360.0), column("elevation"),
                                     column("inplane_rotation")], axis=1)
         self.boxes = np.stack([column("left"), column("upper"), column("right"), column("lower")], axis=1)
         self.cad_index = column("cad_index")
         self.randomizable = ~np.isin(self.cats, list(self.info.bad_cats))
-        self._clouds = PointCloudCache()
+
+    def _load_clouds(self):
+        """Parse every point cloud the split uses once, as float32 (workers share them), and check their size."""
+        keep = np.ones(len(self.rows), dtype=bool)
+        paths = [shape_path(self.root, self.shape_dir, self.table["cat"][r], self.table["cad_index"][r])
+                 for r in self.rows]
+        failed = {}
+        for path in sorted(set(paths)):
+            try:
+                cloud = read_ply_points(path)
+                if cloud.shape[0] < self.point_num:
+                    raise PointCloudError(f"point cloud {path} has {cloud.shape[0]} points, fewer than "
+                                          f"--point_num {self.point_num}")
+                self.clouds[str(path)] = cloud
+            except (PointCloudError, FileNotFoundError) as error:
+                if not self.skip_bad:
+                    raise
+                failed[str(path)] = str(error)
+        if failed:
+            for k, path in enumerate(paths):
+                if str(path) in failed:
+                    keep[k] = False
+            self.problems += [f"{message} (used by {sum(str(p) == path for p in paths)} row(s))"
+                              for path, message in failed.items()]
+            self.rows = self.rows[keep]
+            if len(self.rows) == 0:
+                raise EmptySplitError(f"{self.table.path}: the {self.split} split is empty once the rows with "
+                                      f"bad point clouds are left out")
+
+    @staticmethod
+    def _warn(title: str, problems) -> None:
+        print(title, file=sys.stderr)
+        for line in problems[:10]:
+            print(f"  {line}", file=sys.stderr)
+        if len(problems) > 10:
+            print(f"  ... and {len(problems) - 10} more (`python -m dataset.check` lists them all)", file=sys.stderr)
+
+    def _skip(self, index: int, error: Exception):
+        """With ``skip_bad``: log a sample that cannot be loaded and drop it from its batch."""
+        message = f"skipped sample {index} (line {self.lines[index]} of {self.table.path.name}): {error}"
+        print(f"warning: {message}", file=sys.stderr, flush=True)
+        if self.bad_log is not None:
+            with open(self.bad_log, "a") as f:
+                f.write(message + "\n")
+        return None
 
     def __len__(self):
         return len(self.rows)
@@ -106,8 +176,13 @@ class ViewpointDataset(Dataset):
             azimuth += frame_rotation  # rotating the model frame by +d about z turns azimuth a into a + d
 
         path = self.root / self.im_paths[index]
-        image = load_image(path)
-        tensor, flipped, rotation = crop_view(image, self.boxes[index], self.input_dim, rng, self.augment, path)
+        try:
+            image = load_image(path)
+            tensor, flipped, rotation = crop_view(image, self.boxes[index], self.input_dim, rng, self.augment, path)
+        except (ImageError, FileNotFoundError) as error:
+            if not self.skip_bad:
+                raise type(error)(f"{error} (line {self.lines[index]} of {self.table.path})") from None
+            return self._skip(index, error)
         if flipped:
             azimuth, inplane = -azimuth, -inplane
         inplane = wrap_inplane(inplane + rotation)
@@ -117,9 +192,9 @@ class ViewpointDataset(Dataset):
                   "class_index": int(self.class_index[index])}
         if self.shape == "PointCloud":
             cloud_path = self.shape_file(index)
-            cloud = self._clouds.get(cloud_path)
-            sample["points"] = torch.from_numpy(prepare_points(cloud, self.point_num, rng, mirror=flipped,
-                                                               rotation_deg=frame_rotation, path=cloud_path))
+            sample["points"] = torch.from_numpy(prepare_points(self.clouds[str(cloud_path)], self.point_num, rng,
+                                                               mirror=flipped, rotation_deg=frame_rotation,
+                                                               path=cloud_path))
         return sample
 
 

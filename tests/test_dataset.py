@@ -6,7 +6,7 @@ from auxiliary.angles import raw_to_label
 from auxiliary.rotation import project_points
 from dataset.annotations import AnnotationError, AnnotationTable, write_table
 from dataset.classes import OBJECTNET3D_NOVEL
-from dataset.pointcloud import (PointCloudCache, PointCloudError, mirror_x, normalize_points, prepare_points,
+from dataset.pointcloud import (PointCloudError, mirror_x, normalize_points, prepare_points,
                                 read_ply_points, rotate_z, write_ply_points)
 from dataset.transforms import Augmentation, resize_pad
 from dataset.viewpoint import EmptySplitError, ViewpointDataset
@@ -74,7 +74,7 @@ def test_dataset_random_frame_shifts_label_and_rotates_cloud_consistently(synthe
         # the cloud was rotated by exactly delta before normalisation
         generator = np.random.default_rng([ds.seed, 3, i])
         generator.integers(-8, 9)
-        cloud = ds._clouds.get(ds.shape_file(i))
+        cloud = ds.clouds[str(ds.shape_file(i))]
         expected = prepare_points(cloud, 400, generator, rotation_deg=round(delta))
         np.testing.assert_allclose(item["points"].numpy(), expected, atol=1e-5)
         np.testing.assert_allclose(item["label"][1:].numpy(), raw_to_label(a, e, t)[1:], atol=1e-4)
@@ -133,15 +133,13 @@ def test_shot_sampling_is_seeded_and_per_class(synthetic_root):
         table.select("train", shot=99)
 
 
-def test_ply_binary_and_ascii_round_trip_and_cache(tmp_path):
+def test_ply_binary_and_ascii_round_trip(tmp_path):
     points = rng.normal(size=(50, 3))
     for binary in (True, False):
         path = tmp_path / f"c{binary}.ply"
         write_ply_points(path, points, binary=binary)
         np.testing.assert_allclose(read_ply_points(path), points.astype(np.float32))
-    cache = PointCloudCache()
-    first = cache.get(tmp_path / "cTrue.ply")
-    assert cache.get(tmp_path / "cTrue.ply") is first and len(cache) == 1
+    first = read_ply_points(tmp_path / "cTrue.ply")
     (tmp_path / "broken.ply").write_bytes(b"ply\nformat binary_little_endian 1.0\nelement vertex 10\n")
     with pytest.raises(PointCloudError, match="broken.ply"):
         read_ply_points(tmp_path / "broken.ply")

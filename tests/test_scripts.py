@@ -68,7 +68,7 @@ def test_resume_continues_at_the_next_epoch_with_the_same_state(synthetic_root, 
 
 def test_testing_refuses_a_checkpoint_of_the_other_kind(synthetic_root, tmp_path):
     out = train(synthetic_root, tmp_path / "run", "--n_epoch", "1", "--shape", "None")
-    with pytest.raises(CheckpointError, match="holds a image network"):
+    with pytest.raises(CheckpointError, match="holds an image-only network"):
         testing.main(["--data_dir", str(synthetic_root), "--model", str(out / "model_best.pth"),
                       "--shape", "PointCloud", "--workers", "0"])
     with pytest.raises(CheckpointError, match="img_feature_dim 32, not 2048"):
@@ -86,6 +86,6 @@ def test_few_shot_fine_tuning_starts_from_a_base_class_model(synthetic_root, tmp
     tuned = train(synthetic_root, tmp_path / "shot", "--n_epoch", "1", "--model", str(base / "model_best.pth"),
                   "--shot", "2")
     assert (tuned / "model_best.pth").is_file()
-    with pytest.raises(CheckpointError, match="holds a teacher network"):
+    with pytest.raises(CheckpointError, match="holds a teacher"):
         train(synthetic_root, tmp_path / "bad", "--n_epoch", "1", "--model", str(base / "model_best.pth"),
               "--shape", "None")

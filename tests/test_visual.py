@@ -7,6 +7,7 @@ import demo
 import testing
 import vis_tSNE
 from auxiliary import plots
+from auxiliary.errors import InputError
 from dataset.viewpoint import ViewpointDataset
 
 
@@ -32,7 +33,7 @@ def test_demo_prints_the_angles_testing_predicts_for_the_same_crop(synthetic_roo
 
 def test_demo_with_a_teacher_needs_the_cloud_and_draws_an_overlay(synthetic_root, teacher_path, tmp_path):
     image = str(synthetic_root / "Images" / "chair_val_00000.JPEG")
-    with pytest.raises(SystemExit, match="point cloud"):
+    with pytest.raises(InputError, match="point cloud"):
         demo.main(["--image", image, "--model", str(teacher_path)])
     cloud = str(synthetic_root / "pointcloud" / "chair" / "01" / "compressed.ply")
     pose = demo.main(["--image", image, "--model", str(teacher_path), "--pointcloud", cloud,
@@ -81,6 +82,6 @@ def test_vis_tsne_shape_feature_needs_a_teacher(synthetic_root, teacher_path, im
     png = vis_tSNE.main(["--data_dir", str(synthetic_root), "--model", str(teacher_path), "--feature", "shape",
                          "--perplexity", "5", "--workers", "0", "--output_dir", str(tmp_path)])
     assert png.name == "tSNE_Synthetic_val_shape_class.png"
-    with pytest.raises(SystemExit, match="no shape feature"):
+    with pytest.raises(InputError, match="no shape feature"):
         vis_tSNE.main(["--data_dir", str(synthetic_root), "--model", str(image_model_path), "--feature", "shape",
                        "--workers", "0", "--output_dir", str(tmp_path)])

@@ -1,0 +1,127 @@
+"""Scan a whole dataset and report every problem at once, before a long run finds them one by one.
+
+    python -m dataset.check --dataset ObjectNet3D [--data_dir DIR] [--point_num 2500] [--workers 4]
+
+Checks the annotation table (every row: fields, numbers, angle ranges, boxes), every image the rows use (it
+exists, decodes completely, and the row's box overlaps it), every point cloud (it exists, parses, has finite
+coordinates and at least ``--point_num`` points) and the splits (train and val, and the zero-shot ones where the
+dataset has novel classes, are not empty). Prints each problem with its file (and line), then a summary; exits
+with status 1 if anything was found, 0 otherwise. The training scripts' ``--skip_bad`` leaves out exactly the
+kind of rows and files reported here.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+from dataset.annotations import AnnotationTable, shape_path
+from dataset.classes import DATASETS, dataset_info
+from dataset.pointcloud import PointCloudError, read_ply_points
+from dataset.transforms import ImageError, load_image
+from dataset.viewpoint import PREPARE_HINT
+
+
+def check_image(job) -> list[str]:
+    """Problems of one image and the boxes of the rows that use it: [(line, box), ...]."""
+    path, uses = job
+    try:
+        width, height = load_image(path).size  # a full decode: finds truncated files
+    except (ImageError, FileNotFoundError) as error:
+        lines = ", ".join(str(line) for line, _ in uses[:5]) + (" ..." if len(uses) > 5 else "")
+        return [f"{error} (used on line(s) {lines})"]
+    problems = []
+    for line, (left, upper, right, lower) in uses:
+        if min(right, width) - max(left, 0) < 1 or min(lower, height) - max(upper, 0) < 1:
+            problems.append(f"line {line}: box {(left, upper, right, lower)} lies outside image {path} of size "
+                            f"{width}x{height}")
+    return problems
+
+
+def check_cloud(job) -> list[str]:
+    path, point_num, count = job
+    try:
+        points = read_ply_points(path)
+    except (PointCloudError, FileNotFoundError) as error:
+        return [f"{error} (used by {count} row(s))"]
+    if points.shape[0] < point_num:
+        return [f"point cloud {path} has {points.shape[0]} points, fewer than --point_num {point_num} "
+                f"(used by {count} row(s))"]
+    return []
+
+
+def scan(root, dataset: str, shape_dir: str = "pointcloud", point_num: int = 2500, workers: int = 0,
+         progress: bool = True) -> dict:
+    """Every problem of a dataset, by kind: ``{"table": [...], "images": [...], "clouds": [...], "splits": [...]}``."""
+    root = Path(root)
+    info = dataset_info(dataset)
+    report = {"table": [], "images": [], "clouds": [], "splits": []}
+    table_path = root / info.table
+    if not table_path.is_file():
+        report["table"].append(f"annotation table {table_path} does not exist; "
+                               f"{PREPARE_HINT.get(dataset, PREPARE_HINT['other'])}")
+        return report
+    table = AnnotationTable.read(table_path, skip_bad=True)
+    report["table"] = list(table.problems)
+
+    used = (table["set"] == "train") | (table["set"] == "val")
+    images: dict[str, list] = {}
+    clouds: dict[str, int] = {}
+    for r in used.nonzero()[0]:
+        box = tuple(float(table[c][r]) for c in ("left", "upper", "right", "lower"))
+        images.setdefault(str(root / table["im_path"][r]), []).append((int(table["line"][r]), box))
+        if not info.evaluation_only or table["set"][r] == "val":
+            key = str(shape_path(root, shape_dir, table["cat"][r], table["cad_index"][r]))
+            clouds[key] = clouds.get(key, 0) + 1
+
+    jobs = [(check_image, sorted(images.items()), "images"),
+            (check_cloud, [(p, point_num, n) for p, n in sorted(clouds.items())], "clouds")]
+    executor = ProcessPoolExecutor(workers) if workers > 0 else None
+    try:
+        for function, items, kind in jobs:
+            results = executor.map(function, items, chunksize=64) if executor else map(function, items)
+            if progress:
+                from tqdm import tqdm
+                results = tqdm(results, total=len(items), desc=f"checking {kind}", file=sys.stderr)
+            for problems in results:
+                report[kind] += problems
+    finally:
+        if executor:
+            executor.shutdown()
+
+    protocols = [("train", {}, ""), ("val", {"classes": info.evaluation_classes(False)}, "")]
+    if info.novel:
+        protocols += [("train", {"exclude": info.novel}, " without the novel classes (--novel)"),
+                      ("val", {"classes": info.evaluation_classes(True)}, " of the novel classes (--novel)")]
+    for split, options, what in protocols:
+        if not (split == "train" and info.evaluation_only) and len(table.select(split, **options)) == 0:
+            report["splits"].append(f"{table_path}: the {split} split{what} is empty")
+    return report
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description="report every problem of a dataset at once")
+    parser.add_argument("--dataset", default="Synthetic", choices=sorted(DATASETS))
+    parser.add_argument("--data_dir", default=None, help="dataset root (default: data/<dataset>)")
+    parser.add_argument("--shape_dir", default="pointcloud")
+    parser.add_argument("--point_num", type=int, default=2500, help="points each cloud must have at least")
+    parser.add_argument("--workers", type=int, default=4, help="processes decoding images")
+    args = parser.parse_args(argv)
+    root = Path(args.data_dir) if args.data_dir else Path("data") / args.dataset
+    if not root.is_dir():
+        print(f"error: dataset root {root} does not exist; {PREPARE_HINT.get(args.dataset, PREPARE_HINT['other'])}",
+              file=sys.stderr)
+        return 2
+    report = scan(root, args.dataset, args.shape_dir, args.point_num, args.workers)
+    total = sum(len(v) for v in report.values())
+    for kind, problems in report.items():
+        for problem in problems:
+            print(f"[{kind}] {problem}")
+    counts = ", ".join(f"{len(v)} {k}" for k, v in report.items())
+    print(f"{root}: {'no problems found' if total == 0 else f'{total} problem(s) ({counts})'}")
+    return 1 if total else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
