@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: test demo data clean-venv
+.PHONY: test demo bench data clean-venv
 
 # The demo's small, CPU-sized settings (about 12 minutes on 2 cores); the scripts' own defaults are the
 # paper's full-size ones.
@@ -37,6 +37,13 @@ demo: $(VENV)/.installed
 	@$(PY) -m auxiliary.summary $(DEMO)/teacher/test/results.json $(DEMO)/student/test/results.json \
 		--labels "teacher (image + point cloud)" "student (image only, CRD)"
 	@echo "figures: $(DEMO)/tSNE_Synthetic_val_fused_azimuth.png, $(DEMO)/*/curves.png, $(DEMO)/*/test/*.png"
+
+# Throughput of the loader, the model step, the full step and evaluation, for both stages (README,
+# "Speed"); BENCH_OPT adds flags, e.g. BENCH_OPT="--device cuda --batch_size 160 --amp --channels_last".
+BENCH_OPT ?=
+bench: $(VENV)/.installed
+	$(PY) -m pip install -q -r requirements-bench.txt
+	$(PY) benchmarks/throughput.py $(BENCH_OPT)
 
 data: $(VENV)/.installed
 	$(PY) -m dataset.synthetic --out data/Synthetic

@@ -23,7 +23,7 @@ from auxiliary.errors import InputError, run_cli
 from auxiliary.rotation import viewpoint_to_rotation
 from auxiliary.utils import resolve_device
 from dataset.pointcloud import prepare_points, read_ply_points
-from dataset.transforms import Augmentation, clip_box, crop_view, load_image
+from dataset.transforms import Augmentation, clip_box, crop_view, load_image, normalize_batch
 from model.estimator import network_from_checkpoint
 
 
@@ -50,13 +50,13 @@ def predict_pose(model, checkpoint, image, box, device, cloud=None, seed: int = 
     """Raw (azimuth, elevation, in-plane) degrees for the object in ``box`` of a PIL image."""
     data_args = checkpoint.get("data_args", {})
     rng = np.random.default_rng(seed)
-    tensor, _, _ = crop_view(image, box, data_args.get("input_dim", 224), rng, Augmentation.none(), path)
+    crop, _, _, _ = crop_view(image, box, data_args.get("input_dim", 224), rng, Augmentation.none(), path)
     points = None
     if model.kind == "teacher":
         if cloud is None:
             raise InputError("this checkpoint is a teacher: it needs the object's point cloud (--pointcloud PLY)")
         points = torch.from_numpy(prepare_points(cloud, data_args.get("point_num", 2500), rng))[None].to(device)
-    out = model(tensor[None].to(device), points)
+    out = model(normalize_batch(crop[None].to(device)), points)
     codec = ViewpointCodec(360 // checkpoint["model_args"]["num_bins"][0])
     label = codec.decode(out["outputs"])[0].cpu().numpy()
     azimuth, elevation, inplane = (float(v) for v in label_to_raw(*label))

@@ -22,8 +22,7 @@ from auxiliary.runner import fit
 from auxiliary.schedule import make_scheduler
 from auxiliary.options import data_parser, model_parser, train_parser
 from auxiliary.errors import run_cli
-from auxiliary.utils import (compile_for_training, configure_determinism, print_header, resolve_device,
-                             seed_everything)
+from auxiliary.utils import start_run, training_module
 from dataset.loaders import make_dataset, make_loader
 from model.estimator import build_model, model_args_from, network_from_checkpoint
 from model.infonce import InfoNCE
@@ -66,14 +65,11 @@ def build_network(args, device):
 
 def main(argv=None):
     args = get_args_parser().parse_args(argv)
-    print_header("training.py", args)
-    seed_everything(args.seed)
-    configure_determinism(args.deterministic)
-    device = resolve_device(args.device)
+    device = start_run(args, "training.py")
     precision = Precision.from_args(args, device)
     codec = ViewpointCodec(args.bin_size)
     model, model_args = build_network(args, device)
-    model = precision.prepare(model)
+    model, train_model = training_module(precision.prepare(model), args, device)
     shape = "PointCloud" if model_args["kind"] == "teacher" else None
     output_dir = Path(args.output_dir) if args.output_dir else default_output_dir(args, shape)
     output_dir.mkdir(parents=True, exist_ok=True)
@@ -89,7 +85,7 @@ def main(argv=None):
     objective = TeacherObjective(PoseLoss(codec), InfoNCE(args.contrast_tau), args.contrast_weight)
 
     fit(args, model, model_args, train_loader, val_loader, optimizer, scheduler, objective, codec, device,
-        output_dir, precision=precision, train_model=compile_for_training(model, args.compile, device))
+        output_dir, precision=precision, train_model=train_model)
     return output_dir
 
 

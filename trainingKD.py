@@ -21,6 +21,7 @@ from pathlib import Path
 
 import torch
 
+from auxiliary import distributed
 from auxiliary.angles import ViewpointCodec
 from auxiliary.checkpoint import CheckpointError, load_checkpoint
 from auxiliary.engine import Precision, evaluate
@@ -29,8 +30,7 @@ from auxiliary.metrics import format_table
 from auxiliary.options import data_parser, train_parser
 from auxiliary.runner import fit
 from auxiliary.schedule import make_scheduler
-from auxiliary.utils import (compile_for_training, configure_determinism, print_header, resolve_device,
-                             seed_everything)
+from auxiliary.utils import start_run, training_module
 from dataset.loaders import make_dataset, make_loader
 from model.crd import OBJECTIVES, WEIGHTINGS, CRDLoss
 from model.distill import DistillObjective, freeze
@@ -108,10 +108,7 @@ def build_student(args, device):
 
 def main(argv=None):
     args = get_args_parser().parse_args(argv)
-    print_header("trainingKD.py", args)
-    seed_everything(args.seed)
-    configure_determinism(args.deterministic)
-    device = resolve_device(args.device)
+    device = start_run(args, "trainingKD.py")
     precision = Precision.from_args(args, device)
     codec = ViewpointCodec(args.bin_size)
     output_dir = Path(args.output_dir)
@@ -119,7 +116,8 @@ def main(argv=None):
 
     teacher, teacher_args = load_teacher(args, device)
     student, student_args = build_student(args, device)
-    teacher, student = precision.prepare(teacher), precision.prepare(student)
+    teacher = precision.prepare(teacher)
+    student, train_student = training_module(precision.prepare(student), args, device)
     train_set = make_dataset(args, "train", "PointCloud")
     teacher_val = make_dataset(args, "val", "PointCloud")
     val_set = make_dataset(args, "val", None)
@@ -137,7 +135,8 @@ def main(argv=None):
         crd = CRDLoss(student_dim=200, teacher_dim=200, num_samples=len(train_set), feat_dim=args.feat_dim,
                       nce_k=args.nce_k, tau=args.tau, momentum=args.nce_m, objective=args.crd_objective,
                       weighting=args.weighting, z_momentum=args.z_momentum,
-                      poses=torch.from_numpy(train_set.labels()).float()).to(device)
+                      poses=torch.from_numpy(train_set.labels()).float(), seed=args.seed).to(device)
+        distributed.broadcast_module(crd)  # rank 0's random memory banks on every rank
         print(f"CRD: {args.crd_objective} objective, {crd.k} negatives per anchor, tau {args.tau}, "
               f"weighting {args.weighting}, memory {len(train_set)} x {args.feat_dim} (x2)")
     objective = DistillObjective(teacher, PoseLoss(codec), crd, alpha=args.alpha, beta=args.beta, gamma=args.gamma,
@@ -147,7 +146,7 @@ def main(argv=None):
     scheduler = make_scheduler(optimizer, len(train_loader), args.n_epoch, args.schedule, args.decrease, args.warmup)
     fit(args, student, student_args, train_loader, val_loader, optimizer, scheduler, objective, codec, device,
         output_dir, best_name="best_student.pt", extra_modules={"crd": crd}, precision=precision,
-        train_model=compile_for_training(student, args.compile, device))
+        train_model=train_student)
     return output_dir
 
 

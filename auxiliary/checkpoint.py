@@ -69,7 +69,7 @@ def load_weights(model: torch.nn.Module, state_dict: dict, path="checkpoint") ->
     missing = sorted(set(own) - set(state_dict))
     unexpected = sorted(set(state_dict) - set(own))
     mismatched = [f"{k}: {tuple(state_dict[k].shape)} in file, {tuple(v.shape)} in model"
-                  for k, v in own.items() if k in state_dict and state_dict[k].shape != v.shape]
+                  for k, v in own.items() if k in state_dict and torch.is_tensor(v) and state_dict[k].shape != v.shape]
     if missing or unexpected or mismatched:
         lines = [f"{path} does not fit the network:"]
         lines += [f"  missing {k}" for k in missing[:5]] + [f"  unexpected {k}" for k in unexpected[:5]]

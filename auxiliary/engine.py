@@ -7,10 +7,12 @@ from datetime import timedelta
 import numpy as np
 import torch
 
+from auxiliary import distributed
 from auxiliary.angles import ViewpointCodec
 from auxiliary.errors import NonFiniteLossError
 from auxiliary.metrics import ACC_THRESHOLD_DEG, per_class_table
 from auxiliary.rotation import label_geodesic_error, label_geodesic_error_torch
+from dataset.transforms import normalize_batch
 
 
 class Precision:
@@ -43,13 +45,14 @@ class Precision:
     def prepare(self, model: torch.nn.Module) -> torch.nn.Module:
         return model.to(memory_format=self.memory_format) if self.memory_format is torch.channels_last else model
 
-    def backward_step(self, loss: torch.Tensor, optimizer) -> None:
+    def backward_step(self, loss: torch.Tensor, optimizer, after_backward=None) -> None:
         optimizer.zero_grad(set_to_none=True)
+        (loss if self.scaler is None else self.scaler.scale(loss)).backward()
+        if after_backward is not None:
+            after_backward()
         if self.scaler is None:
-            loss.backward()
             optimizer.step()
         else:
-            self.scaler.scale(loss).backward()
             self.scaler.step(optimizer)
             self.scaler.update()
 
@@ -65,7 +68,10 @@ FP32 = Precision("cpu")
 
 
 def to_device(batch: dict, device, memory_format=torch.contiguous_format) -> dict:
+    """Move a loader batch to the device (non-blocking from pinned memory) and finish its images there: uint8
+    crops -> colour-jittered, normalised float inputs (:func:`dataset.transforms.normalize_batch`)."""
     out = {k: v.to(device, non_blocking=True) if torch.is_tensor(v) else v for k, v in batch.items()}
+    out["image"] = normalize_batch(out["image"], out.pop("photometric", None))
     if memory_format is torch.channels_last:
         out["image"] = out["image"].contiguous(memory_format=torch.channels_last)
     return out
@@ -89,7 +95,7 @@ class TeacherObjective:
     def __call__(self, model, batch):
         out = model(batch["image"], batch.get("points"))
         loss, parts = self.pose_loss(out["outputs"], batch["label"])
-        if self.contrast_weight > 0 and getattr(model, "kind", None) == "teacher":
+        if self.contrast_weight > 0 and getattr(distributed.unwrap(model), "kind", None) == "teacher":
             contrast = self.infonce(out["embedding"], out["feature"])
             loss = loss + self.contrast_weight * contrast
             parts["contrast"] = contrast.detach()
@@ -123,11 +129,13 @@ def train_one_epoch(model, loader, optimizer, objective, codec: ViewpointCodec, 
     start, total, step = time.time(), skip + len(loader), skip
 
     def check_finite():
-        if int(first_bad) >= 0:
+        bad = int(first_bad)
+        if distributed.any_flag(bad >= 0):  # every rank stops together
+            if bad < 0:
+                raise NonFiniteLossError(f"non-finite training loss on another rank at epoch {epoch}")
             names = ["loss"] + sorted(k for k in sums if k != "loss")
             terms = ", ".join(f"{n}={float(v):.4g}" for n, v in zip(names, bad_values))
-            raise NonFiniteLossError(f"non-finite training loss at epoch {epoch}, step {int(first_bad)}/{total} "
-                                     f"({terms})")
+            raise NonFiniteLossError(f"non-finite training loss at epoch {epoch}, step {bad}/{total} ({terms})")
 
     def position(done: int) -> dict:
         return {"epoch": epoch, "step": done, "sums": {k: v.cpu() for k, v in sums.items()},
@@ -159,7 +167,7 @@ def train_one_epoch(model, loader, optimizer, objective, codec: ViewpointCodec, 
             sums[k] = sums.get(k, 0.0) + v
         if eager_check:
             check_finite()
-        precision.backward_step(loss, optimizer)
+        precision.backward_step(loss, optimizer, getattr(objective, "after_backward", None))
         if scheduler is not None:
             scheduler.step()
         with torch.no_grad():
@@ -173,13 +181,16 @@ def train_one_epoch(model, loader, optimizer, objective, codec: ViewpointCodec, 
             print(f"epoch {epoch} [{step}/{total}] loss {float(sums['loss']) / step:.4f} "
                   f"acc30 {100 * float(correct) / seen:.2f} lr {optimizer.param_groups[0]['lr']:.2e} eta {eta}",
                   flush=True)
-        if stop is not None and stop.requested and step < total:
+        if stop is not None and distributed.any_flag(stop.requested) and step < total:
             check_finite()
             raise EpochInterrupted(position(step))
     check_finite()
     if seen == 0:
         raise ValueError("the training loader yielded no batch (is the training set smaller than one batch?)")
-    means = {k: float(v) / total for k, v in sums.items()}
+    # under torchrun: the mean over ranks of the per-step losses (equal shares) and the global accuracy
+    means = {k: float(distributed.all_reduce_mean(torch.as_tensor(v, device=device))) / total for k, v in sums.items()}
+    correct = distributed.all_reduce_sum(correct)
+    seen = int(distributed.all_reduce_sum(torch.tensor(seen, device=device)))
     means["acc30"] = 100.0 * float(correct) / seen
     return means
 
@@ -210,6 +221,10 @@ def evaluate(model, loader, codec: ViewpointCodec, device, precision: Precision 
     """
     dataset = loader.dataset
     predictions, indices = predict(model, loader, codec, device, precision)
+    if distributed.context().enabled:  # each rank predicted its share: gather every sample once
+        shares = distributed.all_gather_objects((predictions, indices))
+        predictions = np.concatenate([p for p, _ in shares])
+        indices = np.concatenate([i for _, i in shares])
     unique = len(set(indices.tolist()))
     skipped = len(dataset) - unique
     if unique != len(indices) or (skipped and not getattr(dataset, "skip_bad", False)):

@@ -48,6 +48,9 @@ def run_cli(main, argv=None):
     """Run a script's ``main`` and turn the errors above into a message and an exit status."""
     try:
         return main(argv)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr, flush=True)
+        sys.exit(130)
     except Interrupted as error:
         print(f"interrupted: {error}", file=sys.stderr, flush=True)
         sys.exit(128 + error.signum)
@@ -62,6 +65,10 @@ def run_cli(main, argv=None):
             print(f"error: {clean_message(error)}", file=sys.stderr, flush=True)
             sys.exit(EXIT_BAD_INPUT)
         raise
+    finally:
+        from auxiliary import distributed
+
+        distributed.shutdown()
 
 
 _INPUT_ERROR_NAMES = ("AnnotationError", "ImageError", "PointCloudError", "CheckpointError", "EmptySplitError",

@@ -81,6 +81,8 @@ def train_parser() -> argparse.ArgumentParser:
     g.add_argument("--output_dir", default=None, help="run directory (default: result/<shape>_<dataset>[_novel])")
     g.add_argument("--resume", default=None, help="checkpoint to resume from (default: <output_dir>/checkpoint.pth)")
     g.add_argument("--print_freq", type=int, default=50, help="batches between progress lines")
+    g.add_argument("--sync_bn", action="store_true",
+                   help="under torchrun: batch-norm statistics over the global batch (all processes)")
     g.add_argument("--deterministic", action="store_true",
                    help="deterministic algorithms only (bit-exact resume on the same machine; slower on a GPU)")
     return p

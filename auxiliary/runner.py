@@ -21,6 +21,7 @@ from pathlib import Path
 
 import torch
 
+from auxiliary import distributed
 from auxiliary.checkpoint import FORMAT, CheckpointError, atomic_save, atomic_write_text, load_checkpoint, load_weights
 from auxiliary.engine import FP32, EpochInterrupted, Precision, evaluate, train_one_epoch
 from auxiliary.errors import Interrupted, NonFiniteLossError
@@ -85,8 +86,10 @@ def fit(args, model, model_args: dict, train_loader, val_loader, optimizer, sche
     """
     extra_modules = {k: v for k, v in (extra_modules or {}).items() if v is not None}
     train_model = train_model or model
+    main_rank = distributed.context().is_main  # under torchrun only rank 0 writes
     start_epoch, best, progress = 0, float("-inf"), None
-    remove_stale_temporaries(output_dir)
+    if main_rank:
+        remove_stale_temporaries(output_dir)
     resume = Path(args.resume) if args.resume else output_dir / "checkpoint.pth"
     if args.resume or resume.is_file():
         state = load_checkpoint(resume, kind=model_args["kind"])
@@ -108,9 +111,10 @@ def fit(args, model, model_args: dict, train_loader, val_loader, optimizer, sche
         if progress is not None:
             start_epoch = progress["epoch"]
     metrics_path = output_dir / "metrics.jsonl"
-    kept = [r for r in read_jsonl(metrics_path) if r["epoch"] < start_epoch]
-    atomic_write_text(metrics_path, "".join(json.dumps(r) + "\n" for r in kept))
-    atomic_write_text(output_dir / "args.json", json.dumps(vars(args), indent=2) + "\n")
+    if main_rank:
+        kept = [r for r in read_jsonl(metrics_path) if r["epoch"] < start_epoch]
+        atomic_write_text(metrics_path, "".join(json.dumps(r) + "\n" for r in kept))
+        atomic_write_text(output_dir / "args.json", json.dumps(vars(args), indent=2) + "\n")
     if getattr(train_loader.dataset, "skip_bad", False):
         train_loader.dataset.bad_log = output_dir / "skipped_samples.txt"
 
@@ -130,7 +134,9 @@ def fit(args, model, model_args: dict, train_loader, val_loader, optimizer, sche
                 stats = train_one_epoch(train_model, train_loader, optimizer, objective, codec, device, epoch,
                                         args.print_freq, scheduler, precision, progress, stop)
             except EpochInterrupted as interrupted:
-                save_checkpoint(training_state(epoch - 1, progress=interrupted.progress), output_dir)
+                if main_rank:
+                    save_checkpoint(training_state(epoch - 1, progress=interrupted.progress), output_dir)
+                distributed.barrier()
                 raise Interrupted(stop.signum, f"stopped at epoch {epoch}, step {interrupted.progress['step']}; "
                                   f"{output_dir / 'checkpoint.pth'} holds the run: rerun the same command to "
                                   f"resume") from None
@@ -146,24 +152,31 @@ def fit(args, model, model_args: dict, train_loader, val_loader, optimizer, sche
             improved = table["mean"]["acc30"] > best
             if improved:
                 best = table["mean"]["acc30"]
-                save_checkpoint(network_file(model, model_args, args, epoch=epoch, val=table), output_dir, best_name)
-                atomic_write_text(output_dir / "results_best.json", json.dumps({"epoch": epoch, **table}, indent=2))
-            save_checkpoint(training_state(epoch), output_dir)
+                if main_rank:
+                    save_checkpoint(network_file(model, model_args, args, epoch=epoch, val=table), output_dir,
+                                    best_name)
+                    atomic_write_text(output_dir / "results_best.json",
+                                      json.dumps({"epoch": epoch, **table}, indent=2))
+            if main_rank:
+                save_checkpoint(training_state(epoch), output_dir)
             record = {"epoch": epoch, "lr": lr, "time_s": round(time.time() - start, 2), "train": stats,
                       "val": {"acc30": table["mean"]["acc30"], "mederr": table["mean"]["mederr"],
                               "pooled_acc30": table["pooled"]["acc30"], "pooled_mederr": table["pooled"]["mederr"]},
                       "best_acc30": best}
-            append_jsonl(metrics_path, record)
+            if main_rank:
+                append_jsonl(metrics_path, record)
             print(f"epoch {epoch}: train loss {stats['loss']:.4f} | val Acc30 {table['mean']['acc30']:.2f} "
                   f"MedErr {table['mean']['mederr']:.2f} | best {best:.2f}{' (new best)' if improved else ''} "
                   f"| {record['time_s']:.0f} s", flush=True)
-            if stop.requested and epoch + 1 < args.n_epoch:
+            if distributed.any_flag(stop.requested) and epoch + 1 < args.n_epoch:
+                distributed.barrier()
                 raise Interrupted(stop.signum, f"stopped after epoch {epoch}; {output_dir / 'checkpoint.pth'} "
                                   f"holds the run: rerun the same command to resume")
     if result is not None:
         print(format_table(result["table"], f"val split, last epoch ({args.n_epoch - 1})"))
-    if read_jsonl(metrics_path):
+    if main_rank and read_jsonl(metrics_path):
         plot_curves([output_dir], output_dir / "curves.png")
+    distributed.barrier()
     print(f"run directory: {output_dir}")
     return result
 

@@ -37,6 +37,32 @@ def compile_for_training(model, enabled: bool, device: torch.device):
     return torch.compile(model)
 
 
+def start_run(args, script: str) -> torch.device:
+    """Join torchrun's process group if there is one, print the header, seed (offset by rank), set determinism;
+    returns this process's device."""
+    from auxiliary import distributed
+
+    ctx = distributed.init(args.device)
+    print_header(script, args)
+    seed_everything(args.seed + ctx.rank)
+    configure_determinism(args.deterministic)
+    device = distributed.device_for(ctx, resolve_device(args.device))
+    if ctx.enabled:
+        print(f"torchrun: {ctx.world} processes; global batch {args.batch_size} x {ctx.world} = "
+              f"{args.batch_size * ctx.world}")
+    return device
+
+
+def training_module(model, args, device):
+    """What the training loop calls: ``--sync_bn`` and DistributedDataParallel under torchrun, then
+    ``--compile``. ``model`` itself (converted in place) stays what is saved."""
+    from auxiliary import distributed
+
+    if distributed.context().enabled and getattr(args, "sync_bn", False):
+        model = distributed.convert_sync_batchnorm(model, device)
+    return model, compile_for_training(distributed.wrap(model, device), args.compile, device)
+
+
 def resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")

@@ -9,6 +9,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, default_collate
 
+from auxiliary import distributed
 from dataset.sampler import EpochSampler
 from dataset.synthetic import ensure_synthetic
 from dataset.transforms import Augmentation
@@ -57,8 +58,10 @@ def worker_init(worker_id: int) -> None:
 
 def make_loader(dataset, batch_size: int, workers: int, train: bool, device: torch.device, seed: int = 0) -> DataLoader:
     """Training loaders shuffle through :class:`EpochSampler` and drop the last partial batch; evaluation
-    loaders keep every sample in order."""
-    sampler = EpochSampler(len(dataset), shuffle=train, seed=seed)
+    loaders keep every sample in order. Under torchrun each process loads its share (see the sampler)."""
+    ctx = distributed.context()
+    sampler = EpochSampler(len(dataset), shuffle=train, seed=seed, rank=ctx.rank, world=ctx.world,
+                           batch_size=batch_size)
     return DataLoader(dataset, batch_size=batch_size, sampler=sampler, num_workers=workers,
                       drop_last=train and len(dataset) >= batch_size, pin_memory=device.type == "cuda",
                       persistent_workers=workers > 0, collate_fn=collate_skipping,

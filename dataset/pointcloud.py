@@ -74,11 +74,13 @@ def prepare_points(cloud: np.ndarray, point_num: int, rng: np.random.Generator, 
     """Sample, transform and normalise a cached cloud -> float32 (3, point_num), the teacher's input."""
     if cloud.shape[0] < point_num:
         raise PointCloudError(f"point cloud {path or ''} has {cloud.shape[0]} points, fewer than --point_num {point_num}")
-    points = cloud[rng.choice(cloud.shape[0], size=point_num, replace=False)]
+    points = cloud[rng.choice(cloud.shape[0], size=point_num, replace=False)].T  # (3, k), a fresh array
     # The frame is randomised first (label azimuth a -> a + rotation) and the image flipped second
     # (a -> -a, theta -> -theta), so the cloud is rotated first and mirrored second.
     if rotation_deg:
-        points = rotate_z(points, rotation_deg)
+        points = rotate_z(points.T, rotation_deg).T
     if mirror:
-        points = mirror_x(points)
-    return np.ascontiguousarray(normalize_points(points).T, dtype=np.float32)
+        points[0] *= -1.0
+    points -= points.min()
+    points /= max(float(points.max()), 1e-12)
+    return np.ascontiguousarray(points, dtype=np.float32)

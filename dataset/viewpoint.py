@@ -3,7 +3,10 @@
 One class reads ObjectNet3D, Pascal3D+, the built-in synthetic set (all in the same table layout) and Pix3D
 tables in the same layout (evaluation only). Items are dicts:
 
-* ``image``: float32 (3, input_dim, input_dim), ImageNet-normalised;
+* ``image``: uint8 (3, input_dim, input_dim), the crop after the geometric augmentations;
+* ``photometric``: float32 (9,), only when colour jitter or lighting is on: the sample's parameters for
+  :func:`dataset.transforms.normalize_batch`, which turns a batch of crops into network inputs on the device
+  (:func:`auxiliary.engine.to_device` calls it);
 * ``label``: float32 (3,), (azimuth, elevation, in-plane) in label space (see :mod:`auxiliary.angles`), after
   the augmentations' changes;
 * ``index``: the item's position in this dataset (the contrastive memory bank's slot);
@@ -27,7 +30,7 @@ from auxiliary.errors import InputError
 from dataset.annotations import AnnotationError, AnnotationTable, shape_path
 from dataset.classes import dataset_info
 from dataset.pointcloud import PointCloudError, prepare_points, read_ply_points
-from dataset.transforms import Augmentation, ImageError, crop_view, load_image
+from dataset.transforms import Augmentation, ImageError, crop_view, load_view
 
 RANDOM_RANGES = {0: (-8, 8), 1: (-17, 17), 2: (0, 71)}  # steps of 5 degrees
 
@@ -108,6 +111,7 @@ class ViewpointDataset(Dataset):
         self.boxes = np.stack([column("left"), column("upper"), column("right"), column("lower")], axis=1)
         self.cad_index = column("cad_index")
         self.randomizable = ~np.isin(self.cats, list(self.info.bad_cats))
+        self.cloud_keys = [str(self.shape_file(i)) for i in range(len(self.rows))] if self.clouds else []
 
     def _load_clouds(self):
         """Parse every point cloud the split uses once, as float32 (workers share them), and check their size."""
@@ -175,10 +179,11 @@ class ViewpointDataset(Dataset):
             frame_rotation = 5.0 * int(rng.integers(low, high + 1))
             azimuth += frame_rotation  # rotating the model frame by +d about z turns azimuth a into a + d
 
-        path = self.root / self.im_paths[index]
+        path = f"{self.root}/{self.im_paths[index]}"
         try:
-            image = load_image(path)
-            tensor, flipped, rotation = crop_view(image, self.boxes[index], self.input_dim, rng, self.augment, path)
+            image, scale = load_view(path, self.boxes[index], self.input_dim)
+            tensor, flipped, rotation, photometric = crop_view(image, self.boxes[index] * scale, self.input_dim, rng,
+                                                               self.augment, path)
         except (ImageError, FileNotFoundError) as error:
             if not self.skip_bad:
                 raise type(error)(f"{error} (line {self.lines[index]} of {self.table.path})") from None
@@ -190,9 +195,11 @@ class ViewpointDataset(Dataset):
 
         sample = {"image": tensor, "label": torch.from_numpy(label), "index": index,
                   "class_index": int(self.class_index[index])}
+        if self.augment.color or self.augment.lighting:
+            sample["photometric"] = torch.from_numpy(photometric)
         if self.shape == "PointCloud":
-            cloud_path = self.shape_file(index)
-            sample["points"] = torch.from_numpy(prepare_points(self.clouds[str(cloud_path)], self.point_num, rng,
+            cloud_path = self.cloud_keys[index]
+            sample["points"] = torch.from_numpy(prepare_points(self.clouds[cloud_path], self.point_num, rng,
                                                                mirror=flipped, rotation_deg=frame_rotation,
                                                                path=cloud_path))
         return sample

@@ -32,6 +32,7 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
+from auxiliary import distributed
 from auxiliary.rotation import label_geodesic_error_torch
 
 WEIGHTINGS = ("none", "linear", "sqrt", "square", "sin", "sinsin")
@@ -70,8 +71,10 @@ class Embed(nn.Module):
 class ContrastMemory(nn.Module):
     """The two memory banks (student, teacher), the stored poses and the running NCE normalisers."""
 
-    def __init__(self, num_samples: int, feat_dim: int = 128, momentum: float = 0.5, poses: torch.Tensor | None = None):
+    def __init__(self, num_samples: int, feat_dim: int = 128, momentum: float = 0.5, poses: torch.Tensor | None = None,
+                 seed: int = 0):
         super().__init__()
+        self.seed, self.draws = seed, 0
         if num_samples < 2:
             raise ValueError("contrastive distillation needs at least 2 training samples")
         self.num_samples, self.momentum = num_samples, momentum
@@ -86,9 +89,22 @@ class ContrastMemory(nn.Module):
         self.register_buffer("z", torch.full((2,), -1.0))
 
     def sample_negatives(self, index: torch.Tensor, k: int) -> torch.Tensor:
-        """(B,) anchor indices -> (B, k) indices drawn uniformly from the other ``N - 1`` samples."""
-        draw = torch.randint(0, self.num_samples - 1, (index.shape[0], k), device=index.device)
+        """(B,) anchor indices -> (B, k) indices drawn uniformly from the other ``N - 1`` samples.
+
+        The t-th draw uses a generator seeded by (seed, t): the same on every rank and after a resume (the draw
+        count is saved with the module), independent of the global random stream.
+        """
+        generator = torch.Generator(device=index.device)
+        generator.manual_seed(self.seed * 1_000_003 + self.draws)
+        self.draws += 1
+        draw = torch.randint(0, self.num_samples - 1, (index.shape[0], k), device=index.device, generator=generator)
         return draw + (draw >= index[:, None]).long()  # skip the anchor's own slot
+
+    def get_extra_state(self) -> dict:
+        return {"draws": self.draws}
+
+    def set_extra_state(self, state: dict) -> None:
+        self.draws = int(state["draws"])
 
     @torch.no_grad()
     def update(self, student: torch.Tensor, teacher: torch.Tensor, index: torch.Tensor, poses: torch.Tensor) -> None:
@@ -105,14 +121,15 @@ class CRDLoss(nn.Module):
 
     def __init__(self, student_dim: int, teacher_dim: int, num_samples: int, feat_dim: int = 128,
                  nce_k: int = 16384, tau: float = 0.5, momentum: float = 0.5, objective: str = "nce",
-                 weighting: str = "none", z_momentum: float = 0.99, poses: torch.Tensor | None = None):
+                 weighting: str = "none", z_momentum: float = 0.99, poses: torch.Tensor | None = None,
+                 seed: int = 0):
         super().__init__()
         if objective not in OBJECTIVES:
             raise ValueError(f"unknown CRD objective {objective!r}; choose from {', '.join(OBJECTIVES)}")
         pose_weight(torch.zeros(1), weighting)  # validates the name
         self.embed_student = Embed(student_dim, feat_dim)
         self.embed_teacher = Embed(teacher_dim, feat_dim)
-        self.memory = ContrastMemory(num_samples, feat_dim, momentum, poses)
+        self.memory = ContrastMemory(num_samples, feat_dim, momentum, poses, seed)
         self.k = min(nce_k, num_samples - 1)
         self.tau, self.objective, self.weighting, self.z_momentum = tau, objective, weighting, z_momentum
 
@@ -134,7 +151,7 @@ class CRDLoss(nn.Module):
         n = self.memory.num_samples
         scores = torch.exp(logits)
         with torch.no_grad():
-            estimate = scores.mean() * n
+            estimate = distributed.all_reduce_mean(scores.mean()) * n  # over the global batch under torchrun
             z = self.memory.z[side]  # negative until the first estimate; torch.where avoids a host sync
             z = torch.where(z < 0, estimate, self.z_momentum * z + (1 - self.z_momentum) * estimate)
             self.memory.z[side] = z
@@ -152,11 +169,17 @@ class CRDLoss(nn.Module):
         """Features (B, d_s), (B, d_t) of the samples ``index`` (B,) seen at label-space ``poses`` (B, 3)."""
         s = self.embed_student(student_feature.float())
         t = self.embed_teacher(teacher_feature.float())
-        negatives = self.memory.sample_negatives(index, self.k)
+        # Under torchrun every rank draws the negatives of the global batch (identically) and keeps its own
+        # rows, then updates the memory with the global batch: the banks stay identical on every rank and equal
+        # to those of one process with the global batch.
+        global_index, global_poses = distributed.all_gather(index), distributed.all_gather(poses)
+        first = distributed.context().rank * index.shape[0] if distributed.context().enabled else 0
+        negatives = self.memory.sample_negatives(global_index, self.k)[first:first + index.shape[0]]
         idx = torch.cat([index[:, None], negatives], dim=1)
         weights = self.negative_weights(poses, negatives)
         logits_s = torch.einsum("bd,bkd->bk", s, self.memory.memory_teacher[idx]) / self.tau
         logits_t = torch.einsum("bd,bkd->bk", t, self.memory.memory_student[idx]) / self.tau
         loss = self.side_loss(logits_s, weights, 0) + self.side_loss(logits_t, weights, 1)
-        self.memory.update(s, t, index, poses)
+        self.memory.update(distributed.all_gather(s.detach()), distributed.all_gather(t.detach()), global_index,
+                           global_poses)
         return loss

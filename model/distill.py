@@ -16,6 +16,8 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
+from auxiliary import distributed
+
 
 def kl_divergence(student_logits: torch.Tensor, teacher_logits: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
     """KL(softmax(t / T) || softmax(s / T)) * T^2, summed over classes and averaged over the batch."""
@@ -41,6 +43,11 @@ class DistillObjective:
         self.teacher, self.pose_loss, self.crd = teacher, pose_loss, crd
         self.alpha, self.beta, self.gamma, self.kd_T, self.embed_kl = alpha, beta, gamma, kd_T, embed_kl
         self.teacher_key = "feature" if teacher_feature == "fused" else "embedding"
+
+    def after_backward(self) -> None:
+        """Under torchrun: average the CRD heads' gradients (the student's are averaged by DDP)."""
+        if self.crd is not None:
+            distributed.average_gradients(self.crd)
 
     def __call__(self, student, batch):
         with torch.no_grad():

@@ -161,6 +161,14 @@ def test_resize_pad_keeps_aspect_and_centres():
     rows = np.nonzero(out[:, 32, 0] > 128)[0]
     assert len(rows) == 32 and rows[0] == 16
     assert np.asarray(resize_pad(Image.new("RGB", (20, 20)), 64)).shape == (64, 64, 3)
+    # the loader's tensor version: same placement, pixels within one grey level of PIL's
+    from dataset.transforms import resize_pad_tensor
+    for size, crop in ((64, (100, 50)), (64, (31, 47)), (224, (50, 48)), (32, (96, 80))):
+        image = Image.fromarray(rng.integers(0, 256, (crop[1], crop[0], 3), dtype=np.uint8))
+        tensor = resize_pad_tensor(image, size)
+        assert tensor.dtype == torch.uint8 and tensor.shape == (3, size, size)
+        difference = np.abs(tensor.permute(1, 2, 0).numpy().astype(int) - np.asarray(resize_pad(image, size)).astype(int))
+        assert difference.max() <= 1 and difference.mean() < 0.05
 
 
 def test_missing_or_corrupt_image_names_the_file(real_layout):
@@ -174,3 +182,51 @@ def test_missing_or_corrupt_image_names_the_file(real_layout):
     (root / ds.im_paths[1]).unlink()
     with pytest.raises(FileNotFoundError, match=f"{ds.im_paths[1]} does not exist"):
         ds[1]
+
+
+def test_batched_photometric_equals_torchvision_per_sample():
+    """The device-side batch step reproduces torchvision's per-sample jitter (in each sample's order),
+    normalisation and the PCA lighting."""
+    import torchvision.transforms.v2.functional as TF
+
+    from dataset.transforms import (IMAGENET_MEAN, IMAGENET_STD, LIGHTING_EIGVAL, LIGHTING_EIGVEC, Augmentation,
+                                    normalize_batch, photometric_params)
+
+    generator = np.random.default_rng(4)
+    images = torch.from_numpy(generator.integers(0, 256, (6, 3, 20, 24), dtype=np.uint8))
+    params = np.stack([photometric_params(generator, Augmentation()) for _ in range(6)])
+    assert len({tuple(p[3:6]) for p in params}) > 1  # several orders in one batch
+    batched = normalize_batch(images, torch.from_numpy(params))
+    ops = (TF.adjust_brightness, TF.adjust_contrast, TF.adjust_saturation)
+    for b in range(6):
+        x = images[b].float() / 255
+        for k in params[b][3:6].astype(int):
+            x = ops[k](x, float(params[b][k]))
+        x = TF.normalize(x.clamp(0, 1), IMAGENET_MEAN, IMAGENET_STD)
+        x = x + (LIGHTING_EIGVEC @ (torch.from_numpy(params[b][6:9]) * LIGHTING_EIGVAL))[:, None, None]
+        torch.testing.assert_close(batched[b], x, atol=2e-5, rtol=0)
+    plain = normalize_batch(images)
+    expected = TF.normalize(images.float() / 255, IMAGENET_MEAN, IMAGENET_STD)
+    torch.testing.assert_close(plain, expected)
+    identity = np.stack([photometric_params(generator, Augmentation.none()) for _ in range(6)])
+    torch.testing.assert_close(normalize_batch(images, torch.from_numpy(identity)), expected, atol=1e-6, rtol=0)
+
+
+def test_large_jpeg_is_decoded_at_reduced_size_with_the_same_crop(tmp_path):
+    from dataset.transforms import crop_view, load_image, load_view
+
+    generator = np.random.default_rng(2)
+    y, x = np.mgrid[0:600, 0:800]
+    pixels = np.stack([(x * 0.3) % 255, (y * 0.4) % 255, ((x + y) * 0.2) % 255], axis=2).astype(np.uint8)
+    path = tmp_path / "big.jpg"
+    Image.fromarray(pixels).save(path, quality=95)
+    box = np.array([100.0, 80.0, 620.0, 500.0])
+    image, scale = load_view(path, box, 64)
+    assert scale == 0.25 and image.size == (200, 150)  # 520 px box, 64 px input: decoded at 1/4
+    reduced = crop_view(image, box * scale, 64, generator, Augmentation.none())[0].float()
+    full = crop_view(load_image(path), box, 64, generator, Augmentation.none())[0].float()
+    assert (reduced - full).abs().mean() < 2.0  # the same view, up to resampling
+    assert load_view(path, box, 224)[1] == 1.0  # a box under twice the input (with jitter room) is decoded whole
+    png = tmp_path / "big.png"
+    Image.fromarray(pixels).save(png)
+    assert load_view(png, box, 64)[1] == 1.0  # only JPEG has a reduced decode

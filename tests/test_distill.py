@@ -4,11 +4,13 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
+from torch.utils.data import default_collate
 
 import testing
 import trainingKD
 from auxiliary.angles import ViewpointCodec
 from auxiliary.checkpoint import CheckpointError, load_checkpoint
+from auxiliary.engine import to_device
 from dataset.viewpoint import ViewpointDataset
 from model.crd import ContrastMemory, CRDLoss, pose_weight
 from model.distill import DistillObjective, freeze, kl_divergence
@@ -98,7 +100,7 @@ def test_distillation_steps_lower_the_loss_and_leave_the_teacher_bit_identical(s
     torch.manual_seed(0)
     shape_args = dict(shape="PointCloud", input_dim=32, point_num=100, seed=0, classes=["car", "chair"])
     dataset = ViewpointDataset(synthetic_root, "Synthetic", "train", **shape_args)
-    batches = [torch.utils.data.default_collate([dataset[i] for i in range(k, k + 8)]) for k in (0, 8, 16)]
+    batches = [to_device(default_collate([dataset[i] for i in range(k, k + 8)]), "cpu") for k in (0, 8, 16)]
     teacher = freeze(build_model({"kind": "teacher", "img_encoder": "resnet18", "img_feature_dim": 16,
                                   "shape_feature_dim": 16, "fusion": "deform", "num_bins": [24, 12, 24]}))
     student = build_model({"kind": "image", "img_encoder": "resnet18", "img_feature_dim": 16, "num_bins": [24, 12, 24]})

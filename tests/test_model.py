@@ -92,13 +92,14 @@ def test_strict_weight_loading_names_the_problem():
 
 def test_a_tiny_model_learns_on_generated_data(synthetic_root):
     """A few dozen steps on a handful of synthetic crops drive the pose loss well down."""
+    from dataset.transforms import normalize_batch
     from dataset.viewpoint import ViewpointDataset
 
     torch.manual_seed(0)
     ds = ViewpointDataset(synthetic_root, "Synthetic", "train", shape="PointCloud", input_dim=32, point_num=200,
                           augment=False)
     batch = [ds[i] for i in range(0, 48, 3)]
-    images = torch.stack([b["image"] for b in batch])
+    images = normalize_batch(torch.stack([b["image"] for b in batch]))
     points = torch.stack([b["points"] for b in batch])
     labels = torch.stack([b["label"] for b in batch])
     model = build_model(model_args_from(flags()))
