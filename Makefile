@@ -42,7 +42,6 @@ demo: $(VENV)/.installed
 # "Speed"); BENCH_OPT adds flags, e.g. BENCH_OPT="--device cuda --batch_size 160 --amp --channels_last".
 BENCH_OPT ?=
 bench: $(VENV)/.installed
-	$(PY) -m pip install -q -r requirements-bench.txt
 	$(PY) benchmarks/throughput.py $(BENCH_OPT)
 
 data: $(VENV)/.installed

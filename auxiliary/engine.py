@@ -206,11 +206,11 @@ def predict(model, loader, codec: ViewpointCodec, device, precision: Precision =
         batch = to_device(batch, device, precision.memory_format)
         with precision.autocast():
             out = model(batch["image"], batch.get("points"))
-        predictions.append(codec.decode([o.float() for o in out["outputs"]]).cpu())
-        indices.append(batch["index"].cpu())
+        predictions.append(codec.decode([o.float() for o in out["outputs"]]))
+        indices.append(batch["index"])
     if not predictions:
         raise ValueError("the evaluation loader yielded no sample")
-    return torch.cat(predictions).numpy(), torch.cat(indices).numpy()
+    return torch.cat(predictions).cpu().numpy(), torch.cat(indices).cpu().numpy()  # one copy back, at the end
 
 
 def evaluate(model, loader, codec: ViewpointCodec, device, precision: Precision = FP32) -> dict:

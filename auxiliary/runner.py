@@ -85,7 +85,7 @@ def fit(args, model, model_args: dict, train_loader, val_loader, optimizer, sche
     itself is what gets saved, so checkpoints always load into a plain network.
     """
     extra_modules = {k: v for k, v in (extra_modules or {}).items() if v is not None}
-    train_model = train_model or model
+    train_model = model if train_model is None else train_model
     main_rank = distributed.context().is_main  # under torchrun only rank 0 writes
     start_epoch, best, progress = 0, float("-inf"), None
     if main_rank:

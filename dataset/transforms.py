@@ -161,13 +161,25 @@ def normalize_batch(images: torch.Tensor, photometric: torch.Tensor | None = Non
             target = torch.where((op == 2).view(view), gray, gray.mean(dim=(-3, -2, -1), keepdim=True))
             target = torch.where((op == 0).view(view), torch.zeros_like(target), target)
             x = (factor * x + (1 - factor) * target).clamp_(0, 1)
-    mean = torch.tensor(IMAGENET_MEAN, device=x.device).view(1, 3, 1, 1)
-    std = torch.tensor(IMAGENET_STD, device=x.device).view(1, 3, 1, 1)
+    mean, std, eigval, eigvec = _constants(x.device)
     x = (x - mean) / std
     if photometric is not None:
-        shift = (p[:, 6:9] * LIGHTING_EIGVAL.to(x.device)) @ LIGHTING_EIGVEC.to(x.device).T
+        shift = (p[:, 6:9] * eigval) @ eigvec.T
         x = x + shift[:, :, None, None]
     return x
+
+
+_CONSTANTS: dict = {}
+
+
+def _constants(device: torch.device):
+    """ImageNet statistics and the lighting basis on ``device``, copied there once (a copy per batch would make
+    the host wait for the GPU)."""
+    if device not in _CONSTANTS:
+        _CONSTANTS[device] = (torch.tensor(IMAGENET_MEAN, device=device).view(1, 3, 1, 1),
+                              torch.tensor(IMAGENET_STD, device=device).view(1, 3, 1, 1),
+                              LIGHTING_EIGVAL.to(device), LIGHTING_EIGVEC.to(device))
+    return _CONSTANTS[device]
 
 
 @dataclass
