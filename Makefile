@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 
 .PHONY: test demo bench reproduce-synthetic data clean-venv
 
-# The demo's small, CPU-sized settings (about 12 minutes on 2 cores); the scripts' own defaults are the
+# The demo's small, CPU-sized settings (10m31s on 2 cores from a fresh clone); the scripts' own defaults are the
 # paper's full-size ones.
 DEMO_TEACHER_EPOCHS ?= 7
 DEMO_STUDENT_EPOCHS ?= 5
