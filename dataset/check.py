@@ -19,7 +19,7 @@ from pathlib import Path
 from dataset.annotations import AnnotationTable, shape_path
 from dataset.classes import DATASETS, dataset_info
 from dataset.pointcloud import PointCloudError, read_ply_points
-from dataset.transforms import ImageError, load_image
+from dataset.transforms import ImageError, clip_box, load_image
 from dataset.viewpoint import PREPARE_HINT
 
 
@@ -32,10 +32,11 @@ def check_image(job) -> list[str]:
         lines = ", ".join(str(line) for line, _ in uses[:5]) + (" ..." if len(uses) > 5 else "")
         return [f"{error} (used on line(s) {lines})"]
     problems = []
-    for line, (left, upper, right, lower) in uses:
-        if min(right, width) - max(left, 0) < 1 or min(lower, height) - max(upper, 0) < 1:
-            problems.append(f"line {line}: box {(left, upper, right, lower)} lies outside image {path} of size "
-                            f"{width}x{height}")
+    for line, box in uses:
+        try:
+            clip_box(box, width, height, path)  # the loader's own test of a box
+        except ImageError as error:
+            problems.append(f"line {line}: {error}")
     return problems
 
 

@@ -82,3 +82,16 @@ def image_model_path(synthetic_root, tmp_path_factory):
     out = training.main(TINY_TEACHER + ["--shape", "None", "--data_dir", str(synthetic_root), "--n_epoch", "1",
                                         "--output_dir", str(tmp_path_factory.mktemp("image"))])
     return out / "model_best.pth"
+
+
+def without_flags(argv, *flags):
+    """``argv`` without the given flags and their values."""
+    out, skip = [], False
+    for a in argv:
+        if skip:
+            skip = False
+        elif a in flags:
+            skip = True
+        else:
+            out.append(a)
+    return out

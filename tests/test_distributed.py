@@ -11,12 +11,11 @@ import torch
 from auxiliary.checkpoint import load_checkpoint
 from dataset.sampler import EpochSampler
 
-from conftest import TINY_TEACHER
+from conftest import TINY_TEACHER, without_flags
 
 REPO = Path(__file__).resolve().parents[1]
 # per-process batch 8 under torchrun = batch 16 in one process; no dropout term (it draws per rank)
-COMMON = [a for k, a in enumerate(TINY_TEACHER) if "--batch_size" not in TINY_TEACHER[max(0, k - 1):k + 1]] + [
-    "--sync_bn", "--n_epoch", "1"]
+COMMON = without_flags(TINY_TEACHER, "--batch_size") + ["--sync_bn", "--n_epoch", "1"]
 
 
 def test_rank_shares_rebuild_the_single_process_batches():

@@ -23,7 +23,7 @@ from dataset.annotations import shape_path
 from dataset.pointcloud import write_ply_points
 from model.pose_loss import PoseLoss
 
-from conftest import TINY_TEACHER
+from conftest import TINY_TEACHER, without_flags
 
 REPO = Path(__file__).resolve().parents[1]
 ROW = 4  # a training row of the generated table; its line in the file is ROW + 2
@@ -302,7 +302,8 @@ KILL_ARGS = ["--batch_size", "4", "--workers", "2", "--print_freq", "1", "--dete
 
 
 def test_training_killed_mid_epoch_resumes_bit_identical(synthetic_root, tmp_path):
-    common = ["training.py", *_strip_values(TINY_TEACHER), "--data_dir", str(synthetic_root), *KILL_ARGS]
+    tiny = without_flags(TINY_TEACHER, "--workers", "--print_freq", "--batch_size")
+    common = ["training.py", *tiny, "--data_dir", str(synthetic_root), *KILL_ARGS]
     subprocess.run([sys.executable, *common, "--output_dir", str(tmp_path / "straight")], cwd=REPO, check=True, capture_output=True,
                    timeout=300)
     kill_mid_epoch_and_resume(common + ["--output_dir", str(tmp_path / "killed")], tmp_path / "killed")
@@ -317,20 +318,6 @@ def test_distillation_killed_mid_epoch_resumes_bit_identical(teacher_path, synth
                    timeout=300)
     kill_mid_epoch_and_resume(common + ["--output_dir", str(tmp_path / "killed")], tmp_path / "killed")
     assert_same_run(tmp_path / "straight", tmp_path / "killed", buffers=("crd",))
-
-
-def _strip_values(argv):
-    """TINY_TEACHER without the flags (and their values) the kill tests set themselves."""
-    out, skip = [], False
-    for a in argv:
-        if skip:
-            skip = False
-            continue
-        if a in ("--workers", "--print_freq", "--batch_size"):
-            skip = True
-            continue
-        out.append(a)
-    return out
 
 
 # ---------------------------------------------------------------------------------------------- check and skip
