@@ -82,7 +82,7 @@ def main(argv=None):
 
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
     scheduler = make_scheduler(optimizer, len(train_loader), args.n_epoch, args.schedule, args.decrease, args.warmup)
-    objective = TeacherObjective(PoseLoss(codec), InfoNCE(args.contrast_tau), args.contrast_weight)
+    objective = TeacherObjective(PoseLoss(codec, args.offset_weight), InfoNCE(args.contrast_tau), args.contrast_weight)
 
     fit(args, model, model_args, train_loader, val_loader, optimizer, scheduler, objective, codec, device,
         output_dir, precision=precision, train_model=train_model)

@@ -35,7 +35,7 @@ from dataset.loaders import make_dataset, make_loader
 from model.crd import OBJECTIVES, WEIGHTINGS, CRDLoss
 from model.distill import DistillObjective, freeze
 from model.encoders import IMAGE_BACKBONES
-from model.estimator import INITS, build_model, network_from_checkpoint
+from model.estimator import HEADS, INITS, build_model, network_from_checkpoint
 from model.pose_loss import PoseLoss
 
 
@@ -51,6 +51,8 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
     g = parser.add_argument_group("student")
     g.add_argument("--student_encoder", default="resnet50", choices=IMAGE_BACKBONES)
     g.add_argument("--img_feature_dim", type=int, default=2048, help="the student's backbone output width")
+    g.add_argument("--head", default="mlp", choices=HEADS,
+                   help="the student's compression to the 200-d feature: the reference's MLP or one Linear layer")
     g.add_argument("--student_model", default=None, help="start the student from this image-only checkpoint")
     g.add_argument("--init", default="torchvision", choices=INITS)
     g.add_argument("--pretrained", action="store_true", help="ImageNet weights for the student's backbone (downloads)")
@@ -95,7 +97,7 @@ def load_teacher(args, device):
 
 def build_student(args, device):
     model_args = {"kind": "image", "img_encoder": args.student_encoder, "img_feature_dim": args.img_feature_dim,
-                  "num_bins": [int(span // args.bin_size) for span in (360, 180, 360)]}
+                  "num_bins": [int(span // args.bin_size) for span in (360, 180, 360)], "head": args.head}
     if args.student_model:
         checkpoint = load_checkpoint(args.student_model, kind="image")
         model_args = checkpoint["model_args"]
@@ -139,7 +141,7 @@ def main(argv=None):
         distributed.broadcast_module(crd)  # rank 0's random memory banks on every rank
         print(f"CRD: {args.crd_objective} objective, {crd.k} negatives per anchor, tau {args.tau}, "
               f"weighting {args.weighting}, memory {len(train_set)} x {args.feat_dim} (x2)")
-    objective = DistillObjective(teacher, PoseLoss(codec), crd, alpha=args.alpha, beta=args.beta, gamma=args.gamma,
+    objective = DistillObjective(teacher, PoseLoss(codec, args.offset_weight), crd, alpha=args.alpha, beta=args.beta, gamma=args.gamma,
                                  kd_T=args.kd_T, embed_kl=args.embed_kl, teacher_feature=args.teacher_feature)
     parameters = list(student.parameters()) + (list(crd.parameters()) if crd is not None else [])
     optimizer = torch.optim.Adam(parameters, lr=args.lr, weight_decay=args.weight_decay)

@@ -7,7 +7,7 @@ from dataset.classes import DATASETS
 from dataset.transforms import AUGMENTATIONS
 from model.encoders import IMAGE_BACKBONES
 from auxiliary.schedule import SCHEDULES
-from model.estimator import INITS
+from model.estimator import HEADS, INITS
 from model.fusion import FUSIONS
 
 
@@ -55,6 +55,9 @@ def model_parser() -> argparse.ArgumentParser:
     g.add_argument("--shape_feature_dim", type=int, default=1024)
     g.add_argument("--fusion", default="deform", choices=FUSIONS,
                    help="deform: the 3DAug 1x1-conv fusion; mlp: PoseFromShape's MLP")
+    g.add_argument("--head", default="mlp", choices=HEADS,
+                   help="image-only network: mlp (the reference's 800-400-200 MLP with BatchNorm) or linear "
+                        "(one Linear layer to the 200-d feature)")
     g.add_argument("--pretrained", action="store_true", help="start from torchvision's ImageNet weights (downloads)")
     g.add_argument("--init", default="torchvision", choices=INITS,
                    help="initialisation of a network trained from scratch: PyTorch's defaults, or the reference's "
@@ -71,6 +74,7 @@ def train_parser() -> argparse.ArgumentParser:
     g.add_argument("--decrease", type=int, default=100, help="epoch at which the learning rate is multiplied by 0.1")
     g.add_argument("--schedule", default="step", choices=SCHEDULES,
                    help="step: x0.1 at --decrease (the reference); cosine: cosine decay to 0 at --n_epoch")
+    g.add_argument("--offset_weight", type=float, default=1.0, help="weight of the in-bin offset loss")
     g.add_argument("--warmup", type=int, default=0, help="epochs of linear learning-rate warm-up")
     g.add_argument("--augment", default="reference", choices=AUGMENTATIONS,
                    help="training augmentation: reference (blur, box jitter, flip, in-plane rotation, colour, "

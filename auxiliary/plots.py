@@ -52,7 +52,7 @@ def plot_curves(run_dirs, out, labels=None) -> Path:
         epochs = [r["epoch"] for r in records]
         colour = f"C{k % 10}"
         # one run: every loss term; several: each run's total loss in its colour
-        terms = [t for t in records[0]["train"] if t != "acc30"] if len(run_dirs) == 1 else ["loss"]
+        terms = [t for t in records[0]["train"] if t != "acc30" and not t.startswith("diag_")] if len(run_dirs) == 1 else ["loss"]
         for j, key in enumerate(terms):
             axes[0].plot(epochs, [r["train"][key] for r in records], color=f"C{j % 10}" if len(terms) > 1 else colour,
                          label=key if len(run_dirs) == 1 else f"{name}: total")

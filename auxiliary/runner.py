@@ -168,6 +168,8 @@ def fit(args, model, model_args: dict, train_loader, val_loader, optimizer, sche
             print(f"epoch {epoch}: train loss {stats['loss']:.4f} | val Acc30 {table['mean']['acc30']:.2f} "
                   f"MedErr {table['mean']['mederr']:.2f} | best {best:.2f}{' (new best)' if improved else ''} "
                   f"| {record['time_s']:.0f} s", flush=True)
+            for note in getattr(objective, "epoch_notes", lambda stats: [])(stats):
+                print(note, flush=True)
             if distributed.any_flag(stop.requested) and epoch + 1 < args.n_epoch:
                 distributed.barrier()
                 raise Interrupted(stop.signum, f"stopped after epoch {epoch}; {output_dir / 'checkpoint.pth'} "

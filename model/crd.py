@@ -37,6 +37,36 @@ from auxiliary.rotation import label_geodesic_error_torch
 
 WEIGHTINGS = ("none", "linear", "sqrt", "square", "sin", "sinsin")
 OBJECTIVES = ("nce", "infonce")
+# An embedding whose samples point the same way has collapsed: CRD then no longer tells samples apart.
+COLLAPSE_COSINE, COLLAPSE_RANK = 0.9, 2.0
+
+
+def effective_rank(embeddings: torch.Tensor) -> torch.Tensor:
+    """exp of the entropy of the normalised singular values of (B, d) embeddings (Roy & Vetterli, 2007):
+    1 when every row points the same way, up to min(B, d) when they spread evenly."""
+    singular = torch.linalg.svdvals(embeddings.float())
+    p = singular / singular.sum().clamp_min(1e-12)
+    return torch.exp(-(p * torch.log(p.clamp_min(1e-12))).sum())
+
+
+def mean_pairwise_cosine(embeddings: torch.Tensor) -> torch.Tensor:
+    """Mean cosine between distinct rows of L2-normalised (B, d) embeddings (1: collapsed)."""
+    b = embeddings.shape[0]
+    gram = embeddings.float() @ embeddings.float().t()
+    return (gram.sum() - gram.diagonal().sum()) / max(1, b * (b - 1))
+
+
+def collapse_warning(stats: dict) -> str | None:
+    """A warning when an epoch's mean CRD diagnostics (``diag_*`` in ``metrics.jsonl``) show a collapse."""
+    collapsed = [side for side in ("student", "teacher")
+                 if stats.get(f"diag_cos_{side}", 0.0) > COLLAPSE_COSINE
+                 or stats.get(f"diag_rank_{side}", COLLAPSE_RANK + 1) < COLLAPSE_RANK]
+    if not collapsed:
+        return None
+    figures = ", ".join(f"{side}: mean cosine {stats[f'diag_cos_{side}']:.2f}, effective rank "
+                        f"{stats[f'diag_rank_{side}']:.2f}" for side in collapsed)
+    return (f"warning: the CRD embeddings have collapsed ({figures}); the contrastive term no longer separates "
+            f"samples (try a lower --tau, or --crd_objective infonce)")
 
 
 def pose_weight(distance_deg: torch.Tensor, weighting: str) -> torch.Tensor:
@@ -132,6 +162,7 @@ class CRDLoss(nn.Module):
         self.memory = ContrastMemory(num_samples, feat_dim, momentum, poses, seed)
         self.k = min(nce_k, num_samples - 1)
         self.tau, self.objective, self.weighting, self.z_momentum = tau, objective, weighting, z_momentum
+        self.diagnostics: dict = {}
 
     def negative_weights(self, anchor_poses: torch.Tensor, negatives: torch.Tensor) -> torch.Tensor | None:
         if self.weighting == "none":
@@ -164,6 +195,20 @@ class CRDLoss(nn.Module):
             negative = negative * weights
         return -(positive.sum() + negative.sum()) / logits.shape[0]
 
+    def measure(self, s: torch.Tensor, t: torch.Tensor, logits_s: torch.Tensor, student_loss: torch.Tensor) -> dict:
+        """Collapse and balance diagnostics of one step (detached scalars, logged as ``diag_*``): the mean
+        pairwise cosine and effective rank of the batch's student and teacher embeddings, and the size of the
+        student side's gradient on the positive logit and on all negative logits together (per anchor, with
+        respect to the cosine similarities, so the temperature's 1 / tau is included)."""
+        out = {"diag_cos_student": mean_pairwise_cosine(s.detach()), "diag_cos_teacher": mean_pairwise_cosine(t.detach()),
+               "diag_rank_student": effective_rank(s.detach()), "diag_rank_teacher": effective_rank(t.detach())}
+        if logits_s.requires_grad:
+            (grad,) = torch.autograd.grad(student_loss, logits_s, retain_graph=True)
+            grad = grad.detach().abs() * logits_s.shape[0] / self.tau  # per anchor, per unit of cosine
+            out["diag_grad_positive"] = grad[:, 0].mean()
+            out["diag_grad_negative"] = grad[:, 1:].sum(dim=1).mean()
+        return out
+
     def forward(self, student_feature: torch.Tensor, teacher_feature: torch.Tensor, index: torch.Tensor,
                 poses: torch.Tensor) -> torch.Tensor:
         """Features (B, d_s), (B, d_t) of the samples ``index`` (B,) seen at label-space ``poses`` (B, 3)."""
@@ -179,7 +224,9 @@ class CRDLoss(nn.Module):
         weights = self.negative_weights(poses, negatives)
         logits_s = torch.einsum("bd,bkd->bk", s, self.memory.memory_teacher[idx]) / self.tau
         logits_t = torch.einsum("bd,bkd->bk", t, self.memory.memory_student[idx]) / self.tau
-        loss = self.side_loss(logits_s, weights, 0) + self.side_loss(logits_t, weights, 1)
+        student_loss = self.side_loss(logits_s, weights, 0)
+        loss = student_loss + self.side_loss(logits_t, weights, 1)
+        self.diagnostics = self.measure(s, t, logits_s, student_loss)
         self.memory.update(distributed.all_gather(s.detach()), distributed.all_gather(t.detach()), global_index,
                            global_poses)
         return loss

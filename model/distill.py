@@ -17,6 +17,7 @@ from torch import nn
 import torch.nn.functional as F
 
 from auxiliary import distributed
+from model.crd import collapse_warning
 
 
 def kl_divergence(student_logits: torch.Tensor, teacher_logits: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
@@ -44,6 +45,11 @@ class DistillObjective:
         self.alpha, self.beta, self.gamma, self.kd_T, self.embed_kl = alpha, beta, gamma, kd_T, embed_kl
         self.teacher_key = "feature" if teacher_feature == "fused" else "embedding"
 
+    def epoch_notes(self, stats: dict) -> list[str]:
+        """Warnings about an epoch's mean statistics (a collapsed CRD embedding)."""
+        warning = collapse_warning(stats) if self.crd is not None else None
+        return [warning] if warning else []
+
     def after_backward(self) -> None:
         """Under torchrun: average the CRD heads' gradients (the student's are averaged by DDP)."""
         if self.crd is not None:
@@ -60,6 +66,7 @@ class DistillObjective:
             crd = self.crd(out["feature"], teacher_out[self.teacher_key], batch["index"], batch["label"])
             loss = loss + self.beta * crd
             parts["crd"] = crd.detach()
+            parts.update(self.crd.diagnostics)
         if self.gamma:
             kd = sum(kl_divergence(s, t, self.kd_T) for s, t in zip(out["outputs"], teacher_out["outputs"]))
             loss = loss + self.gamma * kd

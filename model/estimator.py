@@ -20,6 +20,7 @@ FEATURE_DIM = 200
 
 
 INITS = ("torchvision", "reference")
+HEADS = ("mlp", "linear")
 
 
 def reference_init(module: nn.Module) -> None:
@@ -68,15 +69,22 @@ class PoseEstimator(nn.Module):
 
 
 class ImageEstimator(nn.Module):
-    """Image only (``--shape None``): backbone -> 800 -> 400 -> 200 (BN, ReLU) -> six heads; 200 -> 200 -> 200 projector."""
+    """Image only (``--shape None``): backbone -> compression to 200 -> six heads; 200 -> 200 -> 200 projector.
+
+    ``head`` is the compression: ``mlp`` (the reference's 800 -> 400 -> 200, BatchNorm and ReLU after each) or
+    ``linear`` (one Linear layer to the 200-d feature).
+    """
 
     kind = "image"
 
     def __init__(self, img_encoder: str = "resnet50", img_feature_dim: int = 2048, num_bins=(24, 12, 24),
-                 pretrained: bool = False, init: str = "torchvision"):
+                 pretrained: bool = False, init: str = "torchvision", head: str = "mlp"):
         super().__init__()
+        if head not in HEADS:
+            raise ValueError(f"unknown head {head!r}; choose from {', '.join(HEADS)}")
         self.image_encoder = ImageEncoder(img_encoder, img_feature_dim)
-        self.compress = mlp((img_feature_dim, 800, 400, FEATURE_DIM))
+        self.compress = (mlp((img_feature_dim, 800, 400, FEATURE_DIM)) if head == "mlp"
+                         else nn.Linear(img_feature_dim, FEATURE_DIM))
         self.heads = PoseHeads(FEATURE_DIM, num_bins)
         self.projector = mlp((FEATURE_DIM, FEATURE_DIM, FEATURE_DIM), final_activation=False)
         _initialise(self, init)
@@ -111,7 +119,7 @@ def model_args_from(args) -> dict:
     num_bins = [int(span // args.bin_size) for span in (360, 180, 360)]
     if args.shape is None:
         return {"kind": "image", "img_encoder": args.img_encoder, "img_feature_dim": args.img_feature_dim,
-                "num_bins": num_bins}
+                "num_bins": num_bins, "head": args.head}
     return {"kind": "teacher", "img_encoder": args.img_encoder, "img_feature_dim": args.img_feature_dim,
             "shape_feature_dim": args.shape_feature_dim, "fusion": args.fusion, "num_bins": num_bins}
 

@@ -12,7 +12,7 @@ from auxiliary.angles import ViewpointCodec
 from auxiliary.checkpoint import CheckpointError, load_checkpoint
 from auxiliary.engine import to_device
 from dataset.viewpoint import ViewpointDataset
-from model.crd import ContrastMemory, CRDLoss, pose_weight
+from model.crd import ContrastMemory, CRDLoss, collapse_warning, pose_weight
 from model.distill import DistillObjective, freeze, kl_divergence
 from model.estimator import build_model
 from model.pose_loss import PoseLoss
@@ -161,3 +161,45 @@ def test_best_student_is_read_by_testing_as_an_image_only_network(synthetic_root
     with pytest.raises(CheckpointError, match="image-only"):
         trainingKD.main(STUDENT + ["--data_dir", str(synthetic_root), "--teacher_model", str(out / "best_student.pt"),
                                    "--output_dir", str(tmp_path / "bad")])
+
+
+def crd_diagnostics(student_features, objective="nce"):
+    torch.manual_seed(0)
+    crd = CRDLoss(8, 8, num_samples=40, feat_dim=16, nce_k=12, tau=0.1, objective=objective)
+    teacher_features = torch.randn(len(student_features), 8)
+    crd(student_features.requires_grad_(), teacher_features, torch.arange(len(student_features)),
+        torch.zeros(len(student_features), 3))
+    return crd, {k: float(v) for k, v in crd.diagnostics.items()}
+
+
+def test_collapse_diagnostics_report_a_collapsed_student_embedding():
+    crd, stats = crd_diagnostics(torch.ones(16, 8))  # every sample has the same feature
+    assert stats["diag_cos_student"] == pytest.approx(1.0, abs=1e-5)
+    assert stats["diag_rank_student"] == pytest.approx(1.0, abs=1e-3)
+    assert stats["diag_rank_teacher"] > 4 and stats["diag_cos_teacher"] < 0.5
+    warning = collapse_warning(stats)
+    assert warning is not None and "student" in warning and "teacher:" not in warning
+
+
+def test_collapse_diagnostics_stay_quiet_for_spread_embeddings():
+    _, stats = crd_diagnostics(torch.randn(16, 8))
+    assert stats["diag_cos_student"] < 0.5 and stats["diag_rank_student"] > 4
+    assert collapse_warning(stats) is None
+
+
+def test_gradient_diagnostics_match_the_softmax_identity():
+    # InfoNCE without weights: d/dl_0 = q_0 - 1 and d/dl_k = q_k, so the positive's and the negatives' gradient
+    # sizes are equal; both are reported per unit of cosine (x 1 / tau)
+    crd, stats = crd_diagnostics(torch.randn(16, 8), objective="infonce")
+    assert stats["diag_grad_positive"] == pytest.approx(stats["diag_grad_negative"], rel=1e-4)
+    assert 0 < stats["diag_grad_positive"] <= 1 / crd.tau
+    _, nce = crd_diagnostics(torch.randn(16, 8), objective="nce")
+    assert nce["diag_grad_positive"] > 0 and nce["diag_grad_negative"] > 0
+
+
+def test_distillation_logs_the_crd_diagnostics(teacher_path, synthetic_root, tmp_path):
+    distil(synthetic_root, teacher_path, tmp_path / "s", "--crd", "--n_epoch", "1")
+    record = json.loads((tmp_path / "s" / "metrics.jsonl").read_text().splitlines()[0])
+    for key in ("diag_cos_student", "diag_cos_teacher", "diag_rank_student", "diag_rank_teacher",
+                "diag_grad_positive", "diag_grad_negative"):
+        assert math.isfinite(record["train"][key])

@@ -15,7 +15,7 @@ TINY = dict(img_encoder="resnet18", img_feature_dim=32)
 
 def flags(**kw):
     base = dict(bin_size=15, shape="PointCloud", img_encoder="resnet18", img_feature_dim=32, shape_feature_dim=16,
-                fusion="deform")
+                fusion="deform", head="mlp")
     base.update(kw)
     return types.SimpleNamespace(**base)
 
@@ -113,3 +113,14 @@ def test_a_tiny_model_learns_on_generated_data(synthetic_root):
         optimizer.step()
         losses.append(loss.item())
     assert losses[-1] < 0.3 * losses[0]
+
+
+def test_linear_head_is_one_layer_and_round_trips_through_its_checkpoint_arguments():
+    args = model_args_from(flags(shape=None, head="linear"))
+    model = build_model(args)
+    assert isinstance(model.compress, torch.nn.Linear) and model.compress.out_features == 200
+    out = model(torch.randn(2, 3, 32, 32))
+    assert [o.shape[1] for o in out["outputs"]] == [24, 12, 24, 24, 12, 24]
+    load_weights(build_model(args), model.state_dict(), "x")  # the stored arguments rebuild the same network
+    with pytest.raises(ValueError, match="unknown head"):
+        build_model({**args, "head": "conv"})
