@@ -19,9 +19,10 @@ from PIL import Image, ImageDraw
 
 from auxiliary.angles import ViewpointCodec, label_to_raw
 from auxiliary.checkpoint import load_checkpoint
-from auxiliary.errors import InputError, run_cli
+from auxiliary.errors import InputError
 from auxiliary.rotation import viewpoint_to_rotation
-from auxiliary.utils import resolve_device
+from engine.cli import run_cli
+from engine.setup import resolve_device
 from dataset.pointcloud import prepare_points, read_ply_points
 from dataset.transforms import Augmentation, clip_box, crop_view, load_image, normalize_batch
 from model.estimator import network_from_checkpoint

@@ -18,14 +18,15 @@ from pathlib import Path
 import numpy as np
 
 from auxiliary.angles import ViewpointCodec, label_to_raw
-from auxiliary.checkpoint import KIND_NAMES, CheckpointError, atomic_write_text, load_checkpoint
-from auxiliary.engine import Precision, evaluate
-from auxiliary.errors import run_cli
+from auxiliary.checkpoint import KIND_NAMES, CheckpointError, load_checkpoint
+from auxiliary.files import atomic_write_text
+from engine.loop import Precision, evaluate
 from auxiliary.metrics import format_table
-from auxiliary.options import data_parser
+from engine.options import data_parser
 from auxiliary.plots import plot_error_cdf, plot_per_class
-from auxiliary.utils import print_header, resolve_device
-from dataset.loaders import make_dataset, make_loader
+from engine.cli import run_cli
+from engine.setup import print_header, resolve_device
+from engine.data import make_dataset, make_loader
 from model.estimator import network_from_checkpoint
 
 FROM_CHECKPOINT = "from-checkpoint"

@@ -17,13 +17,13 @@ import torch
 
 from auxiliary.angles import ViewpointCodec
 from auxiliary.checkpoint import KIND_NAMES, CheckpointError, load_checkpoint
-from auxiliary.engine import Precision, TeacherObjective
-from auxiliary.runner import fit
-from auxiliary.schedule import make_scheduler
-from auxiliary.options import data_parser, model_parser, train_parser
-from auxiliary.errors import run_cli
-from auxiliary.utils import start_run, training_module
-from dataset.loaders import make_dataset, make_loader
+from engine.loop import Precision, TeacherObjective
+from engine.runner import fit
+from engine.schedule import make_scheduler
+from engine.options import data_parser, model_parser, train_parser
+from engine.cli import run_cli
+from engine.setup import start_run, training_module
+from engine.data import make_dataset, make_loader
 from model.estimator import build_model, model_args_from, network_from_checkpoint
 from model.infonce import InfoNCE
 from model.pose_loss import PoseLoss

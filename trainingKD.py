@@ -21,18 +21,19 @@ from pathlib import Path
 
 import torch
 
-from auxiliary import distributed
+from engine import distributed
 from auxiliary.angles import ViewpointCodec
 from auxiliary.checkpoint import CheckpointError, load_checkpoint
-from auxiliary.engine import Precision, evaluate
-from auxiliary.errors import InputError, run_cli
+from engine.loop import Precision, evaluate
+from auxiliary.errors import InputError
 from auxiliary.metrics import format_table
-from auxiliary.options import data_parser, train_parser
-from auxiliary.runner import fit
-from auxiliary.schedule import make_scheduler
-from auxiliary.utils import start_run, training_module
-from dataset.loaders import make_dataset, make_loader
-from model.crd import OBJECTIVES, WEIGHTINGS, CRDLoss
+from engine.options import data_parser, train_parser
+from engine.runner import fit
+from engine.schedule import make_scheduler
+from engine.cli import run_cli
+from engine.setup import start_run, training_module
+from engine.data import make_dataset, make_loader
+from model.crd import OBJECTIVES, WEIGHTINGS
 from model.distill import DistillObjective, freeze
 from model.encoders import IMAGE_BACKBONES
 from model.estimator import HEADS, INITS, build_model, network_from_checkpoint
@@ -52,7 +53,8 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
     g.add_argument("--student_encoder", default="resnet50", choices=IMAGE_BACKBONES)
     g.add_argument("--img_feature_dim", type=int, default=2048, help="the student's backbone output width")
     g.add_argument("--head", default="mlp", choices=HEADS,
-                   help="the student's compression to the 200-d feature: the reference's MLP or one Linear layer")
+                   help="the student's way to the 200-d feature: the reference's MLP, or linear (the backbone's last "
+                        "layer maps straight to it)")
     g.add_argument("--student_model", default=None, help="start the student from this image-only checkpoint")
     g.add_argument("--init", default="torchvision", choices=INITS)
     g.add_argument("--pretrained", action="store_true", help="ImageNet weights for the student's backbone (downloads)")
@@ -134,10 +136,10 @@ def main(argv=None):
 
     crd = None
     if args.crd:
-        crd = CRDLoss(student_dim=200, teacher_dim=200, num_samples=len(train_set), feat_dim=args.feat_dim,
-                      nce_k=args.nce_k, tau=args.tau, momentum=args.nce_m, objective=args.crd_objective,
-                      weighting=args.weighting, z_momentum=args.z_momentum,
-                      poses=torch.from_numpy(train_set.labels()).float(), seed=args.seed).to(device)
+        crd = distributed.DistributedCRDLoss(
+            student_dim=200, teacher_dim=200, num_samples=len(train_set), feat_dim=args.feat_dim, nce_k=args.nce_k,
+            tau=args.tau, momentum=args.nce_m, objective=args.crd_objective, weighting=args.weighting,
+            z_momentum=args.z_momentum, poses=torch.from_numpy(train_set.labels()).float(), seed=args.seed).to(device)
         distributed.broadcast_module(crd)  # rank 0's random memory banks on every rank
         print(f"CRD: {args.crd_objective} objective, {crd.k} negatives per anchor, tau {args.tau}, "
               f"weighting {args.weighting}, memory {len(train_set)} x {args.feat_dim} (x2)")

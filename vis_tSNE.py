@@ -28,13 +28,15 @@ from sklearn.manifold import TSNE  # noqa: E402
 from torch.utils.data import DataLoader, Subset  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
-from auxiliary.checkpoint import atomic_write_text, load_checkpoint  # noqa: E402
-from auxiliary.engine import to_device  # noqa: E402
-from auxiliary.errors import InputError, run_cli  # noqa: E402
-from auxiliary.options import data_parser  # noqa: E402
+from auxiliary.checkpoint import load_checkpoint  # noqa: E402
+from auxiliary.files import atomic_write_text  # noqa: E402
+from engine.loop import to_device  # noqa: E402
+from auxiliary.errors import InputError  # noqa: E402
+from engine.options import data_parser  # noqa: E402
 from auxiliary.plots import save_figure  # noqa: E402
-from auxiliary.utils import print_header, resolve_device  # noqa: E402
-from dataset.loaders import make_dataset  # noqa: E402
+from engine.cli import run_cli  # noqa: E402
+from engine.setup import print_header, resolve_device  # noqa: E402
+from engine.data import make_dataset  # noqa: E402
 from model.estimator import network_from_checkpoint  # noqa: E402
 
 FEATURES = ("image", "shape", "fused", "embedding", "head")

@@ -37,14 +37,6 @@ def atomic_save(obj, path) -> None:
             tmp.unlink()
 
 
-def atomic_write_text(path, text: str) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
 def load_checkpoint(path, kind: str | None = None, map_location="cpu") -> dict:
     """Read a checkpoint; ``kind`` ("teacher" / "image") makes a checkpoint of the other kind an error."""
     path = Path(path)

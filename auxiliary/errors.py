@@ -1,7 +1,7 @@
-"""The errors the scripts report as one line instead of a traceback, and the command-line wrapper that does it.
+"""The errors the scripts report as one line instead of a traceback (:func:`engine.cli.run_cli` does it).
 
 Every problem with what the user gave (a file, a row, a flag, a checkpoint) is an :class:`InputError` (or a
-``FileNotFoundError`` whose message names the file); the scripts' ``__main__`` runs :func:`run_cli`, which
+``FileNotFoundError`` whose message names the file); the scripts' ``__main__`` runs :func:`engine.cli.run_cli`, which
 prints ``error: <message>`` on stderr and exits with a status that says what happened:
 
 * 2 - bad input (the same status argparse uses for bad flags);
@@ -10,7 +10,6 @@ prints ``error: <message>`` on stderr and exits with a status that says what hap
 """
 from __future__ import annotations
 
-import sys
 
 EXIT_BAD_INPUT = 2
 EXIT_NON_FINITE = 3
@@ -42,34 +41,3 @@ def clean_message(error: BaseException) -> str:
     if isinstance(error, KeyError):  # KeyError quotes its message
         message = message.strip("'\"")
     return message
-
-
-def run_cli(main, argv=None):
-    """Run a script's ``main`` and turn the errors above into a message and an exit status."""
-    try:
-        return main(argv)
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr, flush=True)
-        sys.exit(130)
-    except Interrupted as error:
-        print(f"interrupted: {error}", file=sys.stderr, flush=True)
-        sys.exit(128 + error.signum)
-    except NonFiniteLossError as error:
-        print(f"error: {clean_message(error)}", file=sys.stderr, flush=True)
-        sys.exit(EXIT_NON_FINITE)
-    except (InputError, FileNotFoundError) as error:
-        print(f"error: {clean_message(error)}", file=sys.stderr, flush=True)
-        sys.exit(EXIT_BAD_INPUT)
-    except RuntimeError as error:  # a worker's InputError can come back wrapped in a RuntimeError
-        if "Original Traceback" in str(error) and any(name in str(error) for name in _INPUT_ERROR_NAMES):
-            print(f"error: {clean_message(error)}", file=sys.stderr, flush=True)
-            sys.exit(EXIT_BAD_INPUT)
-        raise
-    finally:
-        from auxiliary import distributed
-
-        distributed.shutdown()
-
-
-_INPUT_ERROR_NAMES = ("AnnotationError", "ImageError", "PointCloudError", "CheckpointError", "EmptySplitError",
-                      "InputError", "FileNotFoundError")

@@ -23,7 +23,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from auxiliary.metrics import ACC_THRESHOLD_DEG  # noqa: E402
-from auxiliary.utils import read_jsonl  # noqa: E402
+from auxiliary.files import read_jsonl  # noqa: E402
 
 
 def save_figure(fig, path) -> Path:

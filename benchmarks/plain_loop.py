@@ -25,12 +25,11 @@ from torch.utils.data import DataLoader
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from auxiliary.angles import ViewpointCodec  # noqa: E402
-from auxiliary.checkpoint import atomic_write_text  # noqa: E402
+from auxiliary.files import append_jsonl, atomic_write_text  # noqa: E402
 from auxiliary.metrics import ACC_THRESHOLD_DEG, format_table, per_class_table  # noqa: E402
 from auxiliary.rotation import label_geodesic_error  # noqa: E402
-from auxiliary.utils import append_jsonl  # noqa: E402
 from dataset.classes import DATASETS  # noqa: E402
-from dataset.loaders import data_root  # noqa: E402
+from engine.data import data_root  # noqa: E402
 from dataset.transforms import normalize_batch  # noqa: E402
 from dataset.viewpoint import ViewpointDataset  # noqa: E402
 

@@ -35,11 +35,11 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from auxiliary.angles import ViewpointCodec  # noqa: E402
-from auxiliary.checkpoint import atomic_write_text  # noqa: E402
-from auxiliary.engine import Precision, TeacherObjective, to_device  # noqa: E402
-from auxiliary.utils import resolve_device  # noqa: E402
+from auxiliary.files import atomic_write_text  # noqa: E402
+from engine.loop import Precision, TeacherObjective, to_device  # noqa: E402
+from engine.setup import resolve_device  # noqa: E402
 from dataset.classes import DATASETS  # noqa: E402
-from dataset.loaders import make_dataset, make_loader  # noqa: E402
+from engine.data import make_dataset, make_loader  # noqa: E402
 from dataset.transforms import AUGMENTATIONS  # noqa: E402
 from model.crd import CRDLoss  # noqa: E402
 from model.distill import DistillObjective, freeze  # noqa: E402

@@ -6,7 +6,7 @@ tables in the same layout (evaluation only). Items are dicts:
 * ``image``: uint8 (3, input_dim, input_dim), the crop after the geometric augmentations;
 * ``photometric``: float32 (9,), only when colour jitter or lighting is on: the sample's parameters for
   :func:`dataset.transforms.normalize_batch`, which turns a batch of crops into network inputs on the device
-  (:func:`auxiliary.engine.to_device` calls it);
+  (:func:`engine.loop.to_device` calls it);
 * ``label``: float32 (3,), (azimuth, elevation, in-plane) in label space (see :mod:`auxiliary.angles`), after
   the augmentations' changes;
 * ``index``: the item's position in this dataset (the contrastive memory bank's slot);

@@ -32,7 +32,6 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
-from auxiliary import distributed
 from auxiliary.rotation import label_geodesic_error_torch
 
 WEIGHTINGS = ("none", "linear", "sqrt", "square", "sin", "sinsin")
@@ -182,7 +181,7 @@ class CRDLoss(nn.Module):
         n = self.memory.num_samples
         scores = torch.exp(logits)
         with torch.no_grad():
-            estimate = distributed.all_reduce_mean(scores.mean()) * n  # over the global batch under torchrun
+            estimate = self.batch_mean(scores) * n
             z = self.memory.z[side]  # negative until the first estimate; torch.where avoids a host sync
             z = torch.where(z < 0, estimate, self.z_momentum * z + (1 - self.z_momentum) * estimate)
             self.memory.z[side] = z
@@ -194,6 +193,19 @@ class CRDLoss(nn.Module):
         if weights is not None:
             negative = negative * weights
         return -(positive.sum() + negative.sum()) / logits.shape[0]
+
+    # The batch-level steps, written for one process; engine.distributed.DistributedCRDLoss overrides these three
+    # so that several processes act as one process with their global batch.
+    def draw_negatives(self, index: torch.Tensor) -> torch.Tensor:
+        """(B, K) negative indices for the anchors ``index``."""
+        return self.memory.sample_negatives(index, self.k)
+
+    def batch_mean(self, values: torch.Tensor) -> torch.Tensor:
+        """Mean over the batch (the NCE normaliser's estimate)."""
+        return values.mean()
+
+    def update_memory(self, s: torch.Tensor, t: torch.Tensor, index: torch.Tensor, poses: torch.Tensor) -> None:
+        self.memory.update(s, t, index, poses)
 
     def measure(self, s: torch.Tensor, t: torch.Tensor, logits_s: torch.Tensor, student_loss: torch.Tensor) -> dict:
         """Collapse and balance diagnostics of one step (detached scalars, logged as ``diag_*``): the mean
@@ -214,12 +226,7 @@ class CRDLoss(nn.Module):
         """Features (B, d_s), (B, d_t) of the samples ``index`` (B,) seen at label-space ``poses`` (B, 3)."""
         s = self.embed_student(student_feature.float())
         t = self.embed_teacher(teacher_feature.float())
-        # Under torchrun every rank draws the negatives of the global batch (identically) and keeps its own
-        # rows, then updates the memory with the global batch: the banks stay identical on every rank and equal
-        # to those of one process with the global batch.
-        global_index, global_poses = distributed.all_gather(index), distributed.all_gather(poses)
-        first = distributed.context().rank * index.shape[0] if distributed.context().enabled else 0
-        negatives = self.memory.sample_negatives(global_index, self.k)[first:first + index.shape[0]]
+        negatives = self.draw_negatives(index)
         idx = torch.cat([index[:, None], negatives], dim=1)
         weights = self.negative_weights(poses, negatives)
         logits_s = torch.einsum("bd,bkd->bk", s, self.memory.memory_teacher[idx]) / self.tau
@@ -227,6 +234,5 @@ class CRDLoss(nn.Module):
         student_loss = self.side_loss(logits_s, weights, 0)
         loss = student_loss + self.side_loss(logits_t, weights, 1)
         self.diagnostics = self.measure(s, t, logits_s, student_loss)
-        self.memory.update(distributed.all_gather(s.detach()), distributed.all_gather(t.detach()), global_index,
-                           global_poses)
+        self.update_memory(s.detach(), t.detach(), index, poses)
         return loss

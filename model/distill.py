@@ -16,7 +16,6 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
-from auxiliary import distributed
 from model.crd import collapse_warning
 
 
@@ -34,7 +33,7 @@ def freeze(teacher: nn.Module) -> nn.Module:
 
 
 class DistillObjective:
-    """Callable ``(student, batch) -> (loss, parts, student outputs)`` for :func:`auxiliary.engine.train_one_epoch`."""
+    """Callable ``(student, batch) -> (loss, parts, student outputs)`` for :func:`engine.loop.train_one_epoch`."""
 
     def __init__(self, teacher: nn.Module, pose_loss, crd: nn.Module | None = None, alpha: float = 1.0,
                  beta: float = 0.8, gamma: float = 0.0, kd_T: float = 4.0, embed_kl: float = 0.0,
@@ -51,9 +50,11 @@ class DistillObjective:
         return [warning] if warning else []
 
     def after_backward(self) -> None:
-        """Under torchrun: average the CRD heads' gradients (the student's are averaged by DDP)."""
-        if self.crd is not None:
-            distributed.average_gradients(self.crd)
+        """Called after each backward pass: the CRD module's own hook, if it has one (under torchrun it averages
+        the embedding heads' gradients, which DistributedDataParallel does not see)."""
+        hook = getattr(self.crd, "after_backward", None)
+        if hook is not None:
+            hook()
 
     def __call__(self, student, batch):
         with torch.no_grad():

@@ -69,10 +69,13 @@ class PoseEstimator(nn.Module):
 
 
 class ImageEstimator(nn.Module):
-    """Image only (``--shape None``): backbone -> compression to 200 -> six heads; 200 -> 200 -> 200 projector.
+    """Image only (``--shape None``): backbone -> 200-d feature -> six heads; 200 -> 200 -> 200 projector.
 
-    ``head`` is the compression: ``mlp`` (the reference's 800 -> 400 -> 200, BatchNorm and ReLU after each) or
-    ``linear`` (one Linear layer to the 200-d feature).
+    ``head`` is the way to the 200-d feature: ``mlp`` (the reference: the backbone's last layer maps to
+    ``img_feature_dim``, then 800 -> 400 -> 200 with BatchNorm and ReLU after each) or ``linear`` (the backbone's
+    last layer maps straight to the 200-d feature; ``img_feature_dim`` is not used). With ``linear`` the network
+    is the control's plain ResNet classifier with the offset regressors beside the bin logits, and it learns as
+    fast per epoch; the MLP learns markedly slower (README, "How fast our networks learn").
     """
 
     kind = "image"
@@ -82,14 +85,14 @@ class ImageEstimator(nn.Module):
         super().__init__()
         if head not in HEADS:
             raise ValueError(f"unknown head {head!r}; choose from {', '.join(HEADS)}")
-        self.image_encoder = ImageEncoder(img_encoder, img_feature_dim)
-        self.compress = (mlp((img_feature_dim, 800, 400, FEATURE_DIM)) if head == "mlp"
-                         else nn.Linear(img_feature_dim, FEATURE_DIM))
+        encoder_dim = img_feature_dim if head == "mlp" else FEATURE_DIM
+        self.image_encoder = ImageEncoder(img_encoder, encoder_dim)
+        self.compress = mlp((img_feature_dim, 800, 400, FEATURE_DIM)) if head == "mlp" else nn.Identity()
         self.heads = PoseHeads(FEATURE_DIM, num_bins)
         self.projector = mlp((FEATURE_DIM, FEATURE_DIM, FEATURE_DIM), final_activation=False)
         _initialise(self, init)
         if pretrained:
-            self.image_encoder = _pretrained_encoder(img_encoder, img_feature_dim, init)
+            self.image_encoder = _pretrained_encoder(img_encoder, encoder_dim, init)
 
     def forward(self, image: torch.Tensor, points: torch.Tensor | None = None) -> dict:
         feature = self.compress(self.image_encoder(image))

@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-FUSIONS = ("deform", "mlp")
+FUSIONS = ("deform", "mlp", "linear")
 
 
 def mlp(dims, final_activation=True) -> nn.Sequential:
@@ -45,8 +45,12 @@ class MLPFusion(nn.Module):
 
 
 def build_fusion(name: str, in_dim: int, out_dim: int = 200) -> nn.Module:
+    """``deform`` (3DAug), ``mlp`` (PoseFromShape) or ``linear``: one Linear layer from the concatenated shape and
+    image features to the 200-d feature, no normalisation or activation."""
     if name == "deform":
         return DeformFusion(in_dim, out_dim)
     if name == "mlp":
         return MLPFusion(in_dim, out_dim)
+    if name == "linear":
+        return nn.Linear(in_dim, out_dim)
     raise ValueError(f"unknown fusion {name!r}; choose from {', '.join(FUSIONS)}")

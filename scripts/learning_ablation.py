@@ -25,8 +25,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from auxiliary.checkpoint import atomic_write_text  # noqa: E402
-from auxiliary.utils import read_jsonl  # noqa: E402
+from auxiliary.files import atomic_write_text, read_jsonl  # noqa: E402
 from dataset.synthetic import ensure_synthetic  # noqa: E402
 
 SETS = {"tuning": ("data/Synthetic", 0), "heldout": ("data/SyntheticHeldout", 1)}
@@ -39,11 +38,19 @@ TEACHER = ["--shape", "PointCloud", "--img_feature_dim", "256", "--shape_feature
 # key -> (what the row is, script, flags beyond the budget). Each row changes one thing from the row it names.
 RUNS = {
     "control": ("control: plain torchvision resnet18, 60 bin logits", "benchmarks/plain_loop.py", []),
-    "baseline": ("image-only, the reference's architecture (800-400-200 MLP)", "training.py", OURS + IMAGE),
-    "head_linear": ("image-only, baseline with --head linear", "training.py", OURS + IMAGE + ["--head", "linear"]),
-    "offset0": ("image-only, baseline with --offset_weight 0", "training.py", OURS + IMAGE + ["--offset_weight", "0"]),
-    "wd0": ("image-only, baseline with --weight_decay 0", "training.py", OURS + IMAGE + ["--weight_decay", "0"]),
-    "teacher": ("teacher, the reference's architecture", "training.py", OURS + TEACHER),
+    "baseline": ("image-only, the reference's 800-400-200 MLP head", "training.py",
+                 OURS + IMAGE + ["--head", "mlp"]),
+    "baseline_wd0": ("image-only, MLP head, no weight decay", "training.py",
+                     OURS + IMAGE + ["--head", "mlp", "--weight_decay", "0"]),
+    "baseline_offset0": ("image-only, MLP head, no offset loss", "training.py",
+                         OURS + IMAGE + ["--head", "mlp", "--offset_weight", "0"]),
+    "linear": ("image-only, linear head", "training.py", OURS + IMAGE + ["--head", "linear"]),
+    "teacher_deform": ("teacher, the 3DAug fusion (1x1-conv MLP, tanh)", "training.py",
+                       OURS + TEACHER + ["--fusion", "deform"]),
+    "teacher_mlp": ("teacher, PoseFromShape's MLP fusion", "training.py", OURS + TEACHER + ["--fusion", "mlp"]),
+    "teacher_linear": ("teacher, linear fusion", "training.py", OURS + TEACHER + ["--fusion", "linear"]),
+    "teacher_linear_nce0": ("teacher, linear fusion, no InfoNCE", "training.py",
+                            OURS + TEACHER + ["--fusion", "linear", "--contrast_weight", "0"]),
 }
 
 
@@ -93,7 +100,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sets", nargs="+", default=list(SETS), choices=list(SETS))
     parser.add_argument("--only", nargs="+", default=list(RUNS), choices=list(RUNS), help="rows to run")
-    parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--epochs", type=int, default=6)
     parser.add_argument("--seed", type=int, default=46)
     parser.add_argument("--out", default="result/learning")
     parser.add_argument("--table", default="docs/learning_ablation.md")

@@ -31,8 +31,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from auxiliary.checkpoint import atomic_write_text  # noqa: E402
-from auxiliary.utils import read_jsonl  # noqa: E402
+from auxiliary.files import atomic_write_text, read_jsonl  # noqa: E402
 
 COMMON = ["--dataset", "Synthetic", "--batch_size", "64", "--workers", "2", "--lr", "2e-3", "--schedule", "cosine",
           "--warmup", "1", "--augment", "light", "--print_freq", "0"]

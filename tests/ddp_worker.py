@@ -12,11 +12,11 @@ import sys
 import torch
 from torch.utils.data import default_collate
 
-from auxiliary import distributed
+from engine import distributed
 from auxiliary.angles import ViewpointCodec
-from auxiliary.engine import TeacherObjective, to_device
+from engine.loop import TeacherObjective, to_device
 from dataset.viewpoint import ViewpointDataset
-from model.crd import CRDLoss
+from engine.distributed import DistributedCRDLoss
 from model.distill import DistillObjective, freeze
 from model.estimator import build_model
 from model.infonce import InfoNCE
@@ -39,7 +39,7 @@ def main(data_dir, out):
                            "shape_feature_dim": 16, "fusion": "deform", "num_bins": bins})
     student = build_model({"kind": "image", "img_encoder": "resnet18", "img_feature_dim": 32, "num_bins": bins})
     dataset = ViewpointDataset(data_dir, "Synthetic", "train", shape="PointCloud", input_dim=32, point_num=100)
-    crd = CRDLoss(200, 200, num_samples=len(dataset), feat_dim=16, nce_k=24, weighting="linear",
+    crd = DistributedCRDLoss(200, 200, num_samples=len(dataset), feat_dim=16, nce_k=24, weighting="linear",
                   poses=torch.from_numpy(dataset.labels()).float(), seed=5)
     for module in (teacher, student, crd):
         distributed.broadcast_module(module)

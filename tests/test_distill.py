@@ -10,7 +10,7 @@ import testing
 import trainingKD
 from auxiliary.angles import ViewpointCodec
 from auxiliary.checkpoint import CheckpointError, load_checkpoint
-from auxiliary.engine import to_device
+from engine.loop import to_device
 from dataset.viewpoint import ViewpointDataset
 from model.crd import ContrastMemory, CRDLoss, collapse_warning, pose_weight
 from model.distill import DistillObjective, freeze, kl_divergence

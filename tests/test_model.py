@@ -20,7 +20,7 @@ def flags(**kw):
     return types.SimpleNamespace(**base)
 
 
-@pytest.mark.parametrize("fusion", ["deform", "mlp"])
+@pytest.mark.parametrize("fusion", ["deform", "mlp", "linear"])
 def test_teacher_outputs_and_gradients_reach_both_encoders(fusion):
     torch.manual_seed(0)
     model = build_model(model_args_from(flags(fusion=fusion)))
@@ -115,11 +115,13 @@ def test_a_tiny_model_learns_on_generated_data(synthetic_root):
     assert losses[-1] < 0.3 * losses[0]
 
 
-def test_linear_head_is_one_layer_and_round_trips_through_its_checkpoint_arguments():
+def test_linear_head_feeds_the_backbone_output_to_the_heads_and_round_trips_through_its_checkpoint_arguments():
     args = model_args_from(flags(shape=None, head="linear"))
     model = build_model(args)
-    assert isinstance(model.compress, torch.nn.Linear) and model.compress.out_features == 200
-    out = model(torch.randn(2, 3, 32, 32))
+    assert isinstance(model.compress, torch.nn.Identity) and model.image_encoder.feature_dim == 200
+    image = torch.randn(2, 3, 32, 32)
+    out = model.eval()(image)
+    assert torch.equal(out["feature"], model.image_encoder(image))  # the heads read the backbone's last layer
     assert [o.shape[1] for o in out["outputs"]] == [24, 12, 24, 24, 12, 24]
     load_weights(build_model(args), model.state_dict(), "x")  # the stored arguments rebuild the same network
     with pytest.raises(ValueError, match="unknown head"):

@@ -17,7 +17,8 @@ import training
 import trainingKD
 from auxiliary import checkpoint as checkpoint_module
 from auxiliary.checkpoint import CheckpointError, atomic_save, load_checkpoint
-from auxiliary.errors import EXIT_BAD_INPUT, EXIT_NON_FINITE, run_cli
+from auxiliary.errors import EXIT_BAD_INPUT, EXIT_NON_FINITE
+from engine.cli import run_cli
 from dataset import check
 from dataset.annotations import shape_path
 from dataset.pointcloud import write_ply_points
@@ -237,7 +238,7 @@ def test_failed_checkpoint_write_leaves_the_previous_file_intact(tmp_path, monke
     assert path.read_bytes() == before and load_checkpoint(path)["epoch"] == 1
     assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint.pth"]  # no temporary file left
 
-    from auxiliary.runner import save_checkpoint
+    from engine.runner import save_checkpoint
     with pytest.raises(CheckpointError, match=f"could not write {path}: .*No space left.*the previous file is intact"):
         save_checkpoint({"epoch": 3}, tmp_path)
     assert path.read_bytes() == before

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from auxiliary.schedule import lr_factor, make_scheduler
+from engine.schedule import lr_factor, make_scheduler
 from dataset.transforms import Augmentation
 from model.estimator import build_model
 

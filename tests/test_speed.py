@@ -6,7 +6,7 @@ import torch
 
 import training
 from auxiliary.checkpoint import load_checkpoint
-from auxiliary.engine import Precision, to_device
+from engine.loop import Precision, to_device
 from model.estimator import network_from_checkpoint
 
 from conftest import TINY_TEACHER

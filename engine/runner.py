@@ -21,13 +21,13 @@ from pathlib import Path
 
 import torch
 
-from auxiliary import distributed
-from auxiliary.checkpoint import FORMAT, CheckpointError, atomic_save, atomic_write_text, load_checkpoint, load_weights
-from auxiliary.engine import FP32, EpochInterrupted, Precision, evaluate, train_one_epoch
+from engine import distributed
+from auxiliary.checkpoint import FORMAT, CheckpointError, atomic_save, load_checkpoint, load_weights
+from auxiliary.files import append_jsonl, atomic_write_text, read_jsonl
+from engine.loop import FP32, EpochInterrupted, Precision, evaluate, train_one_epoch
 from auxiliary.errors import Interrupted, NonFiniteLossError
 from auxiliary.metrics import format_table
 from auxiliary.plots import plot_curves
-from auxiliary.utils import append_jsonl, read_jsonl
 
 
 def data_args(args) -> dict:

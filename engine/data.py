@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, default_collate
 
-from auxiliary import distributed
+from engine import distributed
 from dataset.sampler import EpochSampler
 from dataset.synthetic import ensure_synthetic
 from dataset.transforms import Augmentation

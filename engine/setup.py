@@ -1,7 +1,6 @@
-"""Run utilities: seeding, device choice, run-directory logs."""
+"""Run set-up: joining torchrun, seeding, determinism, the device, compilation and the run header."""
 from __future__ import annotations
 
-import json
 import os
 import random
 import subprocess
@@ -40,7 +39,7 @@ def compile_for_training(model, enabled: bool, device: torch.device):
 def start_run(args, script: str) -> torch.device:
     """Join torchrun's process group if there is one, print the header, seed (offset by rank), set determinism;
     returns this process's device."""
-    from auxiliary import distributed
+    from engine import distributed
 
     ctx = distributed.init(args.device)
     print_header(script, args)
@@ -56,7 +55,7 @@ def start_run(args, script: str) -> torch.device:
 def training_module(model, args, device):
     """What the training loop calls: ``--sync_bn`` and DistributedDataParallel under torchrun, then
     ``--compile``. ``model`` itself (converted in place) stays what is saved."""
-    from auxiliary import distributed
+    from engine import distributed
 
     if distributed.context().enabled and getattr(args, "sync_bn", False):
         model = distributed.convert_sync_batchnorm(model, device)
@@ -77,27 +76,6 @@ def git_revision() -> str:
                               cwd=Path(__file__).resolve().parent, timeout=5).stdout.strip() or "unknown"
     except Exception:
         return "unknown"
-
-
-def append_jsonl(path, record: dict) -> None:
-    """Append one JSON line (flushed and fsynced, so a crash loses at most the line being written)."""
-    with open(path, "a") as f:
-        f.write(json.dumps(record) + "\n")
-        f.flush()
-        os.fsync(f.fileno())
-
-
-def read_jsonl(path) -> list[dict]:
-    path = Path(path)
-    if not path.is_file():
-        return []
-    records = []
-    for line in path.read_text().splitlines():
-        try:
-            records.append(json.loads(line))
-        except json.JSONDecodeError:
-            break  # a torn last line from a crash
-    return records
 
 
 def print_header(script: str, args) -> None:

@@ -17,6 +17,8 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
+from model.crd import CRDLoss
+
 
 @dataclass
 class Context:
@@ -237,3 +239,26 @@ def wrap(model: nn.Module, device: torch.device) -> nn.Module:
 __all__ = ["Context", "init", "context", "shutdown", "barrier", "any_flag", "all_gather", "all_gather_objects",
            "all_reduce_mean", "all_reduce_sum", "broadcast_module", "average_gradients", "unwrap",
            "GlobalBatchNorm", "convert_sync_batchnorm", "wrap"]
+
+
+class DistributedCRDLoss(CRDLoss):
+    """CRD (:class:`model.crd.CRDLoss`) for the processes of a torchrun job, which together act as one process
+    with their global batch: each process draws the negatives of the global batch (identically: the generator is
+    seeded by (seed, draw count)) and keeps its own rows, the NCE normaliser is estimated over the global batch,
+    and every process updates its memory banks with the global batch, so the banks stay identical on every
+    process and equal to those of one process. The embedding heads' gradients are averaged after each backward
+    pass. Outside torchrun it is exactly CRDLoss. Same parameters and buffers, so checkpoints are interchangeable.
+    """
+
+    def draw_negatives(self, index: torch.Tensor) -> torch.Tensor:
+        first = _CONTEXT.rank * index.shape[0] if _CONTEXT.enabled else 0
+        return self.memory.sample_negatives(all_gather(index), self.k)[first:first + index.shape[0]]
+
+    def batch_mean(self, values: torch.Tensor) -> torch.Tensor:
+        return all_reduce_mean(values.mean())
+
+    def update_memory(self, s: torch.Tensor, t: torch.Tensor, index: torch.Tensor, poses: torch.Tensor) -> None:
+        self.memory.update(all_gather(s), all_gather(t), all_gather(index), all_gather(poses))
+
+    def after_backward(self) -> None:
+        average_gradients(self)

@@ -7,7 +7,7 @@ from datetime import timedelta
 import numpy as np
 import torch
 
-from auxiliary import distributed
+from engine import distributed
 from auxiliary.angles import ViewpointCodec
 from auxiliary.errors import NonFiniteLossError
 from auxiliary.metrics import ACC_THRESHOLD_DEG, per_class_table

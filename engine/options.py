@@ -6,7 +6,7 @@ import argparse
 from dataset.classes import DATASETS
 from dataset.transforms import AUGMENTATIONS
 from model.encoders import IMAGE_BACKBONES
-from auxiliary.schedule import SCHEDULES
+from engine.schedule import SCHEDULES
 from model.estimator import HEADS, INITS
 from model.fusion import FUSIONS
 
@@ -54,10 +54,10 @@ def model_parser() -> argparse.ArgumentParser:
     g.add_argument("--img_feature_dim", type=int, default=1024)
     g.add_argument("--shape_feature_dim", type=int, default=1024)
     g.add_argument("--fusion", default="deform", choices=FUSIONS,
-                   help="deform: the 3DAug 1x1-conv fusion; mlp: PoseFromShape's MLP")
+                   help="deform: the 3DAug 1x1-conv fusion; mlp: PoseFromShape's MLP; linear: one Linear layer")
     g.add_argument("--head", default="mlp", choices=HEADS,
                    help="image-only network: mlp (the reference's 800-400-200 MLP with BatchNorm) or linear "
-                        "(one Linear layer to the 200-d feature)")
+                        "(the backbone's last layer maps straight to the 200-d feature)")
     g.add_argument("--pretrained", action="store_true", help="start from torchvision's ImageNet weights (downloads)")
     g.add_argument("--init", default="torchvision", choices=INITS,
                    help="initialisation of a network trained from scratch: PyTorch's defaults, or the reference's "
