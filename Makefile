@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: test demo bench reproduce-synthetic data clean-venv
+.PHONY: test demo bench reproduce-synthetic learning data data-heldout clean-venv
 
 # The demo's small, CPU-sized settings (10m31s on 2 cores from a fresh clone); the scripts' own defaults are the
 # paper's full-size ones.
@@ -48,8 +48,17 @@ bench: $(VENV)/.installed
 reproduce-synthetic: $(VENV)/.installed
 	$(PY) scripts/synthetic_claims.py
 
+# How fast our networks learn against the control (benchmarks/plain_loop.py), one change at a time, on the
+# tuning set and the held-out set -> docs/learning_ablation.md
+learning: $(VENV)/.installed
+	$(PY) scripts/learning_ablation.py
+
 data: $(VENV)/.installed
 	$(PY) -m dataset.synthetic --out data/Synthetic
+
+# The held-out synthetic set: another generator seed, so other instances, colours and images; never tuned on
+data-heldout: $(VENV)/.installed
+	$(PY) -m dataset.synthetic --out data/SyntheticHeldout --seed 1
 
 clean-venv:
 	rm -rf $(VENV)

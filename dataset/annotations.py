@@ -8,6 +8,19 @@ leading index column or a different column order is fine; ``cls_name`` is accept
 
 Angles are raw annotation degrees; the box is (left, upper, right, lower) in pixels; ``im_path`` is relative to
 the dataset root. The whole table is parsed once into numpy arrays.
+
+PoseFromShape's Pix3D evaluation files (``Pix3D.txt`` and the Georgakis et al. subsets ``bed_annotation.txt``,
+``chair_annotation.txt``, ``desk_annotation.txt``) have another layout, recognised by its header:
+
+    img_source (or resized_crop_source), model_source, truncated, occluded, slightly_occluded, image_path,
+    cat_id, example_id, model_name, azimuth, elevation, inplane_rotation
+
+with the images already cropped to the object (the box is the whole image), azimuth and elevation in degrees
+and the in-plane rotation in **radians**. PoseFromShape evaluates on the label-space angles
+``(azimuth, elevation + 90, degrees(inplane) + 180)``, with no ``360 - a`` flip of the azimuth; the reader
+converts each row to the raw angles that give exactly those labels (:func:`pix3d_raw_angles`), and keeps
+PoseFromShape's filter by marking a row ``occluded`` when it is occluded or slightly occluded (evaluation keeps
+rows that are neither truncated nor occluded). Every row is a val row.
 """
 from __future__ import annotations
 
@@ -26,6 +39,39 @@ COLUMNS = ("source", "set", "cat", "im_name", "object", "cad_index", "truncated"
 TEXT_COLUMNS = ("source", "set", "cat", "im_name", "im_path")
 FLAG_COLUMNS = ("truncated", "occluded", "difficult", "has_keypoints")
 ALIASES = {"cls_name": "cat"}
+PIX3D_COLUMNS = ("model_source", "truncated", "occluded", "slightly_occluded", "image_path", "cat_id",
+                 "example_id", "model_name", "azimuth", "elevation", "inplane_rotation")
+
+
+def pix3d_raw_angles(azimuth: float, elevation: float, inplane_rad: float) -> tuple[float, float, float]:
+    """A PoseFromShape Pix3D row's angles -> raw annotation degrees (see the module docstring): the azimuth
+    column is already a label-space azimuth, so the raw azimuth is ``(360 - a) mod 360``; the in-plane column is
+    in radians."""
+    theta = math.degrees(inplane_rad)
+    theta = (theta + 180.0) % 360.0 - 180.0
+    return (360.0 - azimuth % 360.0) % 360.0, elevation, theta
+
+
+def _pix3d_values(row: list, where: dict, root: Path) -> dict:
+    """One row of PoseFromShape's Pix3D layout as the 19 columns (the box is the whole cropped image)."""
+    from PIL import Image
+
+    image_path = row[where["image_path"]].strip()
+    azimuth, elevation, inplane = pix3d_raw_angles(float(row[where["azimuth"]]), float(row[where["elevation"]]),
+                                                   float(row[where["inplane_rotation"]]))
+    try:
+        with Image.open(root / image_path) as image:  # reads the header only
+            width, height = image.size
+    except FileNotFoundError:
+        raise ValueError(f"image {root / image_path} does not exist") from None
+    except OSError as error:
+        raise ValueError(f"image {root / image_path} cannot be decoded: {error}") from None
+    occluded = _parse_flag(row[where["occluded"]]) or _parse_flag(row[where["slightly_occluded"]])
+    return {"source": row[0], "set": "val", "cat": row[where["cat_id"]].strip(), "im_name": Path(image_path).stem,
+            "object": 0.0, "cad_index": 0.0, "truncated": _parse_flag(row[where["truncated"]]),
+            "occluded": int(occluded), "difficult": 0, "azimuth": azimuth, "elevation": elevation,
+            "inplane_rotation": inplane, "left": 0.0, "upper": 0.0, "right": float(width), "lower": float(height),
+            "has_keypoints": 1, "distance": 0.0, "im_path": image_path}
 
 
 class AnnotationError(InputError):
@@ -94,10 +140,11 @@ class AnnotationTable:
                 raise AnnotationError(f"{path}: the file is empty (expected a header row)") from None
             except (csv.Error, UnicodeDecodeError) as error:
                 raise AnnotationError(f"{path}: not a CSV annotation table ({error})") from None
+            pix3d = all(c in header for c in PIX3D_COLUMNS)
             missing = [c for c in COLUMNS if c not in header]
-            if missing:
+            if missing and not pix3d:
                 raise AnnotationError(f"{path}: missing column(s) {', '.join(missing)} in the header")
-            where = {c: header.index(c) for c in COLUMNS}
+            where = {c: header.index(c) for c in (PIX3D_COLUMNS if pix3d else COLUMNS)}
             while True:
                 try:
                     row = next(reader)
@@ -111,6 +158,12 @@ class AnnotationTable:
                 problem, values = None, {"line": reader.line_num}
                 if len(row) < len(header):
                     problem = f"{len(row)} fields, expected {len(header)}"
+                elif pix3d:
+                    try:
+                        values.update(_pix3d_values(row, where, path.parent))
+                    except ValueError as error:
+                        problem = str(error)
+                    problem = problem or _row_problem(values)
                 else:
                     for c in COLUMNS:
                         value = row[where[c]]

@@ -49,7 +49,18 @@ DATASETS = {
     "Pix3D": DatasetInfo("Pix3D", "Pix3D.txt", eval_classes=PIX3D_CLASSES, evaluation_only=True),
     "Synthetic": DatasetInfo("Synthetic", "Synthetic.txt", novel=SYNTHETIC_NOVEL, eval_classes=None,
                              novel_eval_classes=SYNTHETIC_NOVEL, bad_cats=()),
+    # Your own table in the same 19-column layout, any classes: trains on every class of its train split and
+    # evaluates every class of its val split; --novel_classes / --eval_classes choose other splits by name.
+    "Custom": DatasetInfo("Custom", "Custom.txt", eval_classes=None, bad_cats=()),
 }
+
+
+def parse_class_list(value: str) -> tuple:
+    """``a,b,c`` on the command line -> ('a', 'b', 'c')."""
+    names = tuple(name.strip() for name in value.split(",") if name.strip())
+    if not names:
+        raise ValueError("expected a comma-separated list of class names")
+    return names
 
 
 def dataset_info(name: str) -> DatasetInfo:

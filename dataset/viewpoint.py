@@ -43,6 +43,8 @@ PREPARE_HINT = {
     "Pascal3D": "download PASCAL3D+ and run `python -m dataset.prepare_pascal3d` (README, Data), or try "
                 "`--dataset Synthetic`, which needs no download",
     "Pix3D": "download Pix3D and run `python -m dataset.prepare_pix3d` (README, Data)",
+    "Custom": "write DIR/Custom.txt in the 19-column table layout and pass --data_dir DIR (README, Data: your own "
+              "dataset)",
     "other": "see the README's Data section",
 }
 
@@ -56,7 +58,8 @@ class ViewpointDataset(Dataset):
                  shape_dir: str = "pointcloud", input_dim: int = 224, point_num: int = 2500,
                  augment: Augmentation | bool | None = None, random_frame: bool = False, random_range: int = 0,
                  novel: bool = False, keypoint: bool = False, shot: int | None = None, seed: int = 0,
-                 classes=None, skip_bad: bool = False):
+                 classes=None, skip_bad: bool = False, novel_classes=None, eval_classes=None,
+                 table: str | None = None):
         self.root = Path(root)
         self.info = dataset_info(dataset)
         self.split = split
@@ -73,18 +76,26 @@ class ViewpointDataset(Dataset):
             raise ValueError(f"random_range must be one of {sorted(RANDOM_RANGES)}")
         self.random_frame, self.random_range = random_frame, random_range
 
-        table_path = self.root / self.info.table
+        table_path = self.root / (table or self.info.table)
         if not self.root.is_dir() or not table_path.is_file():
             missing = f"dataset root {self.root}" if not self.root.is_dir() else f"annotation table {table_path}"
             raise FileNotFoundError(f"{missing} does not exist; {PREPARE_HINT.get(dataset, PREPARE_HINT['other'])}")
         self.skip_bad, self.bad_log = skip_bad, None
         self.table = AnnotationTable.read(table_path, skip_bad=skip_bad)
         self.problems = list(self.table.problems)
+        novel_set = self._check_names(novel_classes, "--novel_classes") or self.info.novel
+        if novel_classes and not novel:
+            novel = True  # naming the novel classes chooses the zero-shot split
+        if novel and not novel_set:
+            raise InputError(f"{dataset} has no novel classes: name them with --novel_classes (classes of "
+                             f"{table_path}: {', '.join(self._table_classes())})")
         if split == "train":
-            rows = self.table.select("train", classes=classes, exclude=self.info.novel if novel else (),
+            rows = self.table.select("train", classes=classes, exclude=novel_set if novel else (),
                                      keypoint=keypoint, shot=shot, seed=seed)
         else:
-            classes = classes if classes is not None else self.info.evaluation_classes(novel)
+            if classes is None:
+                classes = (self._check_names(eval_classes, "--eval_classes")
+                           or (novel_classes if novel and novel_classes else self.info.evaluation_classes(novel)))
             rows = self.table.select("val", classes=classes)
         if len(rows) == 0:
             raise EmptySplitError(f"{table_path}: the {split} split is empty after filtering "
@@ -97,6 +108,20 @@ class ViewpointDataset(Dataset):
         if self.problems:
             self._warn(f"--skip_bad: left out {len(self.problems)} bad row(s) or file(s) of {self.root}:",
                        self.problems)
+
+    def _table_classes(self) -> list:
+        return sorted(set(self.table["cat"].tolist()))
+
+    def _check_names(self, names, flag: str):
+        """Class names given on the command line, each of which must occur in the table."""
+        if not names:
+            return ()
+        known = self._table_classes()
+        unknown = [name for name in names if name not in known]
+        if unknown:
+            raise InputError(f"{flag}: {', '.join(unknown)} not in {self.table.path}; its classes are "
+                             f"{', '.join(known)}")
+        return tuple(names)
 
     def _set_columns(self):
         column = lambda name: self.table[name][self.rows]  # noqa: E731

@@ -32,6 +32,8 @@ def make_dataset(args, split: str, shape=None, classes=None) -> ViewpointDataset
         random_frame=getattr(args, "random", False) and split == "train",
         random_range=getattr(args, "random_range", 0), novel=args.novel, keypoint=args.keypoint,
         shot=getattr(args, "shot", None) if split == "train" else None, seed=args.seed, classes=classes,
+        novel_classes=getattr(args, "novel_classes", None), eval_classes=getattr(args, "eval_classes", None),
+        table=getattr(args, "table", None),
         skip_bad=getattr(args, "skip_bad", False))
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from dataset.classes import DATASETS
+from dataset.classes import DATASETS, parse_class_list
 from dataset.transforms import AUGMENTATIONS
 from model.encoders import IMAGE_BACKBONES
 from engine.schedule import SCHEDULES
@@ -22,6 +22,9 @@ def data_parser() -> argparse.ArgumentParser:
     g.add_argument("--dataset", default="Synthetic", choices=sorted(DATASETS),
                    help="dataset name; its root is data/<dataset> unless --data_dir is given")
     g.add_argument("--data_dir", default=None, help="dataset root (default: data/<dataset>)")
+    g.add_argument("--table", default=None,
+                   help="annotation table under the root (default: <dataset>.txt); e.g. chair_annotation.txt, one "
+                        "of PoseFromShape's Pix3D subsets")
     g.add_argument("--shape", type=none_or_str, default="PointCloud", choices=["PointCloud", None],
                    help="shape input of the network: PointCloud (teacher) or None (image only)")
     g.add_argument("--shape_dir", default="pointcloud", help="folder of <cat>/<NN>/compressed.ply under the root")
@@ -29,6 +32,10 @@ def data_parser() -> argparse.ArgumentParser:
     g.add_argument("--point_num", type=int, default=2500, help="points sampled from each cloud")
     g.add_argument("--bin_size", type=int, default=15, help="angle bin width in degrees")
     g.add_argument("--novel", action="store_true", help="zero-shot protocol: train without the novel classes")
+    g.add_argument("--novel_classes", type=parse_class_list, default=None, metavar="A,B,C",
+                   help="held-out classes of a zero-shot split, by name (implies --novel; e.g. for --dataset Custom)")
+    g.add_argument("--eval_classes", type=parse_class_list, default=None, metavar="A,B,C",
+                   help="evaluate on these classes only (default: the protocol's, or every class of the val split)")
     g.add_argument("--keypoint", action="store_true",
                    help="train only on untruncated, unoccluded, keypoint-annotated rows (PoseFromShape)")
     g.add_argument("--batch_size", type=int, default=16)
