@@ -52,7 +52,7 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
     g = parser.add_argument_group("student")
     g.add_argument("--student_encoder", default="resnet50", choices=IMAGE_BACKBONES)
     g.add_argument("--img_feature_dim", type=int, default=2048, help="the student's backbone output width")
-    g.add_argument("--head", default="mlp", choices=HEADS,
+    g.add_argument("--head", default="linear", choices=HEADS,
                    help="the student's way to the 200-d feature: the reference's MLP, or linear (the backbone's last "
                         "layer maps straight to it)")
     g.add_argument("--student_model", default=None, help="start the student from this image-only checkpoint")

@@ -60,9 +60,9 @@ def model_parser() -> argparse.ArgumentParser:
     g.add_argument("--img_encoder", default="resnet50", choices=IMAGE_BACKBONES)
     g.add_argument("--img_feature_dim", type=int, default=1024)
     g.add_argument("--shape_feature_dim", type=int, default=1024)
-    g.add_argument("--fusion", default="deform", choices=FUSIONS,
+    g.add_argument("--fusion", default="linear", choices=FUSIONS,
                    help="deform: the 3DAug 1x1-conv fusion; mlp: PoseFromShape's MLP; linear: one Linear layer")
-    g.add_argument("--head", default="mlp", choices=HEADS,
+    g.add_argument("--head", default="linear", choices=HEADS,
                    help="image-only network: mlp (the reference's 800-400-200 MLP with BatchNorm) or linear "
                         "(the backbone's last layer maps straight to the 200-d feature)")
     g.add_argument("--pretrained", action="store_true", help="start from torchvision's ImageNet weights (downloads)")

@@ -34,6 +34,10 @@ OURS = ["--img_encoder", "resnet18", "--augment", "none", "--schedule", "step", 
         "--print_freq", "0"]
 IMAGE = ["--shape", "None"]
 TEACHER = ["--shape", "PointCloud", "--img_feature_dim", "256", "--shape_feature_dim", "256", "--point_num", "250"]
+# students distil the linear-fusion teacher of the same set (its best epoch), with the linear-head student
+STUDENT = ["--student_encoder", "resnet18", "--head", "linear", "--augment", "none", "--schedule", "step",
+           "--decrease", "1000", "--print_freq", "0", "--nce_k", "1024", "--teacher_model", "{teacher}"]
+TEACHER_KEY = "teacher_linear"
 
 # key -> (what the row is, script, flags beyond the budget). Each row changes one thing from the row it names.
 RUNS = {
@@ -51,12 +55,25 @@ RUNS = {
     "teacher_linear": ("teacher, linear fusion", "training.py", OURS + TEACHER + ["--fusion", "linear"]),
     "teacher_linear_nce0": ("teacher, linear fusion, no InfoNCE", "training.py",
                             OURS + TEACHER + ["--fusion", "linear", "--contrast_weight", "0"]),
+    "student_pose": ("student, pose loss only", "trainingKD.py", STUDENT + ["--beta", "0"]),
+    "student_crd_tau0.5": ("student, CRD (NCE, tau 0.5: the README's recipe)", "trainingKD.py",
+                           STUDENT + ["--crd", "--tau", "0.5", "--weighting", "linear"]),
+    "student_crd_tau0.07": ("student, CRD (NCE, tau 0.07: CRD's own)", "trainingKD.py",
+                            STUDENT + ["--crd", "--tau", "0.07", "--weighting", "linear"]),
+    "student_infonce_tau0.07": ("student, CRD (InfoNCE, tau 0.07)", "trainingKD.py",
+                                STUDENT + ["--crd", "--crd_objective", "infonce", "--tau", "0.07",
+                                           "--weighting", "linear"]),
+    "student_kl": ("student, KL distillation (the reference's recipe)", "trainingKD.py",
+                   STUDENT + ["--alpha", "0.25", "--gamma", "0.75", "--kd_T", "1", "--embed_kl", "0.75"]),
 }
+DIAGNOSTICS = ("diag_cos_student", "diag_rank_student", "diag_cos_teacher", "diag_rank_teacher",
+               "diag_grad_positive", "diag_grad_negative")
 
 
 def run(key: str, data_dir: str, out: Path, epochs: int, seed: int) -> list[dict]:
     """Run (or resume, or skip when finished) one row; returns its metrics records."""
     _, script, flags = RUNS[key]
+    flags = [f.format(teacher=out.parent / TEACHER_KEY / "model_best.pth") for f in flags]
     records = read_jsonl(out / "metrics.jsonl")
     if len(records) < epochs:
         command = [script, "--dataset", "Synthetic", "--data_dir", data_dir, *BUDGET, *flags, "--seed", str(seed),
@@ -68,6 +85,10 @@ def run(key: str, data_dir: str, out: Path, epochs: int, seed: int) -> list[dict
     return records[:epochs]
 
 
+def epochs_for(key: str, args) -> int:
+    return args.student_epochs if key.startswith("student") else args.epochs
+
+
 def finished(args) -> dict:
     """{set: {key: records}} of every row of RUNS finished on disk (also rows run by earlier invocations)."""
     results = {}
@@ -75,24 +96,38 @@ def finished(args) -> dict:
         results[name] = {}
         for key in RUNS:
             records = read_jsonl(REPO / args.out / name / key / "metrics.jsonl")
-            if len(records) >= args.epochs:
-                results[name][key] = records[:args.epochs]
+            if len(records) >= epochs_for(key, args):
+                results[name][key] = records[:epochs_for(key, args)]
     return results
 
 
 def write_table(path: Path, results: dict, args) -> None:
     head = " | ".join(f"ep {e + 1}" for e in range(args.epochs))
     lines = [f"Mean per-class val Acc30 after each epoch (seed {args.seed}; input 32, batch 32, Adam 1e-3, no "
-             "augmentation, constant learning rate); s/ep is the median epoch time on this machine.", ""]
+             f"augmentation, constant learning rate; students {args.student_epochs} epochs from the set's "
+             "linear-fusion teacher, `{teacher}` in their flags); s/ep is the median epoch time on this machine "
+             "(other jobs ran beside some rows, so it is only indicative).", ""]
     for name in args.sets:
         lines += [f"**{name}** ({SETS[name][0]})", "", f"| run | {head} | s/ep | flags |",
                   "| --- | " + " | ".join("---" for _ in range(args.epochs)) + " | --- | --- |"]
         for key, records in results.get(name, {}).items():
             label, script, flags = RUNS[key]
-            accs = " | ".join(f"{r['val']['acc30']:.1f}" for r in records)
+            accs = " | ".join([f"{r['val']['acc30']:.1f}" for r in records] + [""] * (args.epochs - len(records)))
             command = f"`{Path(script).name} {' '.join(flags)}`".replace("  ", " ")
             lines.append(f"| {label} | {accs} | {statistics.median(r['time_s'] for r in records):.0f} | {command} |")
         lines.append("")
+        diagnosed = {k: r for k, r in results.get(name, {}).items() if DIAGNOSTICS[0] in r[-1]["train"]}
+        if diagnosed:
+            lines += [f"CRD diagnostics on **{name}**, epoch means of the last epoch (`diag_*` in metrics.jsonl): "
+                      "mean pairwise cosine and effective rank of a batch's 128-d embeddings (student, teacher), "
+                      "and the student side's gradient per anchor on the positive logit and on all negatives "
+                      "together (per unit of cosine).", "",
+                      "| run | cos student | rank student | cos teacher | rank teacher | grad positive | "
+                      "grad negatives |", "| --- | --- | --- | --- | --- | --- | --- |"]
+            for key, records in diagnosed.items():
+                train = records[-1]["train"]
+                lines.append(f"| {RUNS[key][0]} | " + " | ".join(f"{train[d]:.3g}" for d in DIAGNOSTICS) + " |")
+            lines.append("")
     atomic_write_text(path, "\n".join(lines))
 
 
@@ -101,10 +136,16 @@ def main(argv=None):
     parser.add_argument("--sets", nargs="+", default=list(SETS), choices=list(SETS))
     parser.add_argument("--only", nargs="+", default=list(RUNS), choices=list(RUNS), help="rows to run")
     parser.add_argument("--epochs", type=int, default=6)
+    parser.add_argument("--student_epochs", type=int, default=3, help="epochs of the student rows")
     parser.add_argument("--seed", type=int, default=46)
     parser.add_argument("--out", default="result/learning")
     parser.add_argument("--table", default="docs/learning_ablation.md")
+    parser.add_argument("--table_only", action="store_true", help="rewrite the table from finished runs; run nothing")
     args = parser.parse_args(argv)
+    if args.table_only:
+        write_table(REPO / args.table, finished(args), args)
+        print((REPO / args.table).read_text())
+        return
     start, table = time.time(), REPO / args.table
     for name in args.sets:
         data_dir, generator_seed = SETS[name]
@@ -112,7 +153,7 @@ def main(argv=None):
         for key in args.only:
             out = REPO / args.out / name / key
             out.mkdir(parents=True, exist_ok=True)
-            run(key, data_dir, out, args.epochs, args.seed)
+            run(key, data_dir, out, epochs_for(key, args), args.seed)
             write_table(table, finished(args), args)
     print(table.read_text())
     print(f"{(time.time() - start) / 60:.1f} min")

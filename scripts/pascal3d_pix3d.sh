@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
-# Pascal3D+ (12 classes) teacher and student with the original README's settings, then Pix3D (evaluation only)
+# Pascal3D+ (12 classes) teacher and student with the original README's settings and the paper's architecture
+# (--fusion deform, --head mlp), then Pix3D (evaluation only)
 # of both Pascal3D+ models. Needs data/Pascal3D and data/Pix3D prepared (README, Data). Reported figures: the
 # best val epoch (results_best.json) and testing.py's tables.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-python}
 
-$PY training.py --dataset Pascal3D --shape PointCloud --shape_dir pointcloud --shape_feature_dim 1024 \
+$PY training.py --fusion deform --dataset Pascal3D --shape PointCloud --shape_dir pointcloud --shape_feature_dim 1024 \
     --img_feature_dim 1024 --batch_size 160 --lr 1e-4 --n_epoch 300 --decrease 200 --random \
     --output_dir result/Pascal3D/teacher
-$PY trainingKD.py --dataset Pascal3D --shape PointCloud --shape_dir pointcloud --batch_size 46 --lr 1e-4 \
+$PY trainingKD.py --head mlp --dataset Pascal3D --shape PointCloud --shape_dir pointcloud --batch_size 46 --lr 1e-4 \
     --n_epoch 60 --decrease 44 --crd --tau 0.5 --weighting linear \
     --teacher_model result/Pascal3D/teacher/model_best.pth --output_dir result/Pascal3D/student
 $PY testing.py --dataset Pascal3D --model result/Pascal3D/teacher/model_best.pth --output_dir result/Pascal3D/teacher/test

@@ -35,9 +35,9 @@ from auxiliary.files import atomic_write_text, read_jsonl  # noqa: E402
 
 COMMON = ["--dataset", "Synthetic", "--batch_size", "64", "--workers", "2", "--lr", "2e-3", "--schedule", "cosine",
           "--warmup", "1", "--augment", "light", "--print_freq", "0"]
-TEACHER = ["--img_encoder", "resnet18", "--input_dim", "32", "--img_feature_dim", "256", "--shape_feature_dim", "256",
+TEACHER = ["--fusion", "deform", "--img_encoder", "resnet18", "--input_dim", "32", "--img_feature_dim", "256", "--shape_feature_dim", "256",
            "--point_num", "250"]
-STUDENT = ["--student_encoder", "resnet18", "--img_feature_dim", "256", "--nce_k", "1024", "--tau", "0.5"]
+STUDENT = ["--head", "mlp", "--student_encoder", "resnet18", "--img_feature_dim", "256", "--nce_k", "1024", "--tau", "0.5"]
 STUDENTS = {  # name -> (label, flags)
     "pose": ("student, pose loss only", ["--beta", "0"]),
     "kl": ("student, KL distillation (reference recipe)", ["--alpha", "0.25", "--gamma", "0.75", "--kd_T", "1",

@@ -6,11 +6,12 @@ set -euo pipefail
 PY=${PY:-.venv/bin/python}
 OUT=${OUT:-result}
 FIG=${FIG:-docs/figures}
+# (the figures were measured with the reference architecture: --fusion deform, --head mlp)
 OPT="--dataset Synthetic --batch_size 64 --workers 2 --lr 2e-3 --schedule cosine --warmup 1 --augment light --print_freq 0"
 
-$PY training.py $OPT --img_encoder resnet18 --input_dim 32 --img_feature_dim 256 --shape_feature_dim 256 \
+$PY training.py $OPT --fusion deform --img_encoder resnet18 --input_dim 32 --img_feature_dim 256 --shape_feature_dim 256 \
     --point_num 250 --n_epoch 24 --output_dir $OUT/teacher_cpu
-KD="$OPT --teacher_model $OUT/teacher_cpu/model_best.pth --student_encoder resnet18 --img_feature_dim 256 --n_epoch 20"
+KD="$OPT --head mlp --teacher_model $OUT/teacher_cpu/model_best.pth --student_encoder resnet18 --img_feature_dim 256 --n_epoch 20"
 $PY trainingKD.py $KD --crd --nce_k 1024 --tau 0.5 --weighting linear --output_dir $OUT/student_crd_cpu
 $PY trainingKD.py $KD --output_dir $OUT/student_pose_cpu
 
