@@ -10,8 +10,9 @@ torchvision ResNet over the same crops); every other row is ``training.py`` with
 anyone can rerun one line. Two sets: ``tuning`` (data/Synthetic, generator seed 0: every choice was made
 looking at it) and ``heldout`` (data/SyntheticHeldout, generator seed 1: other instances, other colours,
 other images; never looked at before a choice was fixed). The table (mean per-class val Acc30 after each
-epoch, and the median seconds per epoch on this machine) is rewritten after each run; rerunning the command
-skips finished runs and resumes an interrupted one.
+epoch, and the median seconds per epoch on this machine) is rewritten after each run, into the file and into
+the README between its ``learning-ablation`` markers; rerunning the command skips finished runs and resumes an
+interrupted one.
 """
 from __future__ import annotations
 
@@ -128,7 +129,14 @@ def write_table(path: Path, results: dict, args) -> None:
                 train = records[-1]["train"]
                 lines.append(f"| {RUNS[key][0]} | " + " | ".join(f"{train[d]:.3g}" for d in DIAGNOSTICS) + " |")
             lines.append("")
-    atomic_write_text(path, "\n".join(lines))
+    text = "\n".join(lines)
+    atomic_write_text(path, text)
+    readme = REPO / "README.md"
+    start, end = "<!-- learning-ablation:start -->", "<!-- learning-ablation:end -->"
+    content = readme.read_text()
+    if start in content and end in content:  # the README shows the file's tables between these markers
+        head, rest = content.split(start, 1)
+        atomic_write_text(readme, head + start + "\n" + text + rest[rest.index(end):])
 
 
 def main(argv=None):
