@@ -7,7 +7,7 @@ Every run trains from scratch for ``--epochs`` epochs at one small CPU budget (r
 Adam 1e-3 with L2 weight decay 5e-4, constant learning rate, no augmentation, seed 46 unless a row changes
 it) and is scored on the val split after every epoch. ``control`` is ``benchmarks/plain_loop.py`` (a plain
 torchvision ResNet over the same crops); every other row is ``training.py`` with the flags in its row, so
-anyone can rerun one line. Two sets: ``tuning`` (data/Synthetic, generator seed 0: every choice was made
+anyone can rerun one line; the ``student_*`` rows are ``trainingKD.py`` from the set's linear-fusion teacher. Two sets: ``tuning`` (data/Synthetic, generator seed 0: every choice was made
 looking at it) and ``heldout`` (data/SyntheticHeldout, generator seed 1: other instances, other colours,
 other images; never looked at before a choice was fixed). The table (mean per-class val Acc30 after each
 epoch, and the median seconds per epoch on this machine) is rewritten after each run, into the file and into
@@ -66,6 +66,9 @@ RUNS = {
                                            "--weighting", "linear"]),
     "student_kl": ("student, KL distillation (the reference's recipe)", "trainingKD.py",
                    STUDENT + ["--alpha", "0.25", "--gamma", "0.75", "--kd_T", "1", "--embed_kl", "0.75"]),
+    "student_crd_kl": ("student, CRD (NCE, tau 0.07) + the KL recipe", "trainingKD.py",
+                       STUDENT + ["--crd", "--tau", "0.07", "--weighting", "linear", "--alpha", "0.25", "--gamma",
+                                  "0.75", "--kd_T", "1", "--embed_kl", "0.75"]),
 }
 DIAGNOSTICS = ("diag_cos_student", "diag_rank_student", "diag_cos_teacher", "diag_rank_teacher",
                "diag_grad_positive", "diag_grad_negative")
@@ -80,7 +83,7 @@ def run(key: str, data_dir: str, out: Path, epochs: int, seed: int) -> list[dict
         command = [script, "--dataset", "Synthetic", "--data_dir", data_dir, *BUDGET, *flags, "--seed", str(seed),
                    "--n_epoch", str(epochs), "--output_dir", str(out)]
         print("+ " + " ".join(command), flush=True)
-        with open(out.with_suffix(".log"), "w") as log:
+        with open(out.parent / f"{out.name}.log", "w") as log:
             subprocess.run([sys.executable, *command], cwd=REPO, check=True, stdout=log, stderr=subprocess.STDOUT)
         records = read_jsonl(out / "metrics.jsonl")
     return records[:epochs]
