@@ -67,9 +67,9 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
                    help="weight of the KL between teacher and student 200-d embeddings (the reference's second KL)")
     g.add_argument("--crd", action="store_true", help="contrastive representation distillation")
     g.add_argument("--crd_objective", default="nce", choices=OBJECTIVES)
-    g.add_argument("--tau", type=float, default=0.07,
-                   help="contrastive temperature: CRD's 0.07 by default (the original README's command uses 0.5, "
-                        "PoseContrast's in-batch value; with the NCE memory it learns slower, README 'Distillation')")
+    g.add_argument("--tau", type=float, default=0.5,
+                   help="contrastive temperature: the original README's 0.5 (PoseContrast's); CRD's own is 0.07 "
+                        "(README, 'How fast our networks learn': better on one synthetic set, not on the other)")
     g.add_argument("--weighting", default="linear", choices=WEIGHTINGS,
                    help="weight of each negative by its pose distance to the anchor (none: plain CRD)")
     g.add_argument("--feat_dim", type=int, default=128, help="CRD embedding width")
