@@ -5,8 +5,8 @@ PY := $(VENV)/bin/python
 
 .PHONY: test demo bench reproduce-synthetic learning data data-heldout clean-venv
 
-# The demo's small, CPU-sized settings (10m31s on 2 cores from a fresh clone); the scripts' own defaults are the
-# paper's full-size ones.
+# The demo's small, CPU-sized settings (8m54s on 2 cores with the environment and data in place); the scripts'
+# own defaults are the paper's full-size ones.
 DEMO_TEACHER_EPOCHS ?= 7
 DEMO_STUDENT_EPOCHS ?= 5
 DEMO_OPT := --dataset Synthetic --batch_size 64 --workers 2 --lr 2e-3 --schedule cosine --warmup 1 \

@@ -108,7 +108,7 @@ def main(argv=None):
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
-            loss_sum += float(loss)
+            loss_sum += float(loss.detach())
             with torch.no_grad():
                 bins = torch.stack([chunk.argmax(1) for chunk in logits.split(codec.num_bins, dim=1)], dim=1)
                 errors = label_geodesic_error(codec.decode_bins(bins, torch.zeros(bins.shape)).numpy(),

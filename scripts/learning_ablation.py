@@ -26,7 +26,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from auxiliary.files import atomic_write_text, read_jsonl  # noqa: E402
+from auxiliary.files import atomic_write_text, read_jsonl, replace_between_markers  # noqa: E402
 from dataset.synthetic import ensure_synthetic  # noqa: E402
 
 SETS = {"tuning": ("data/Synthetic", 0), "heldout": ("data/SyntheticHeldout", 1)}
@@ -134,12 +134,7 @@ def write_table(path: Path, results: dict, args) -> None:
             lines.append("")
     text = "\n".join(lines)
     atomic_write_text(path, text)
-    readme = REPO / "README.md"
-    start, end = "<!-- learning-ablation:start -->", "<!-- learning-ablation:end -->"
-    content = readme.read_text()
-    if start in content and end in content:  # the README shows the file's tables between these markers
-        head, rest = content.split(start, 1)
-        atomic_write_text(readme, head + start + "\n" + text + rest[rest.index(end):])
+    replace_between_markers(REPO / "README.md", "learning-ablation", text)
 
 
 def main(argv=None):

@@ -31,7 +31,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from auxiliary.files import atomic_write_text, read_jsonl  # noqa: E402
+from auxiliary.files import atomic_write_text, read_jsonl, replace_between_markers  # noqa: E402
 
 COMMON = ["--dataset", "Synthetic", "--batch_size", "64", "--workers", "2", "--lr", "2e-3", "--schedule", "cosine",
           "--warmup", "1", "--augment", "light", "--print_freq", "0"]
@@ -81,12 +81,7 @@ def write_table(path: Path, rows: list, results: dict, args, elapsed: float) -> 
                  if elapsed > 60 else ").")]
     text = "\n".join(lines) + "\n"
     atomic_write_text(path, text)
-    readme = REPO / "README.md"
-    start, end = "<!-- synthetic-claims:start -->", "<!-- synthetic-claims:end -->"
-    content = readme.read_text()
-    if start in content and end in content:  # the README shows the file's table between these markers
-        head, rest = content.split(start, 1)
-        atomic_write_text(readme, head + start + "\n" + text + rest[rest.index(end):])
+    replace_between_markers(REPO / "README.md", "synthetic-claims", text)
 
 
 def main(argv=None):

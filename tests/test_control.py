@@ -1,0 +1,31 @@
+"""The control loop (benchmarks/plain_loop.py) and the README-table helper its comparison scripts use."""
+import sys
+from pathlib import Path
+
+from auxiliary.files import read_jsonl, replace_between_markers
+from auxiliary.plots import plot_curves
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+import plain_loop  # noqa: E402
+
+
+def test_a_tiny_control_run_learns_and_logs_like_the_scripts(synthetic_root, tmp_path):
+    out = tmp_path / "control"
+    plain_loop.main(["--data_dir", str(synthetic_root), "--input_dim", "32", "--batch_size", "16", "--n_epoch", "8",
+                     "--lr", "2e-3", "--workers", "0", "--output_dir", str(out)])
+    records = read_jsonl(out / "metrics.jsonl")
+    assert [r["epoch"] for r in records] == list(range(8))
+    losses = [r["train"]["loss"] for r in records]
+    assert losses[-1] < 0.6 * losses[0]  # it fits the 144 training crops
+    assert records[-1]["train"]["acc30"] > records[0]["train"]["acc30"] + 20
+    assert {"acc30", "mederr", "pooled_acc30", "pooled_mederr"} <= set(records[-1]["val"])
+    assert plot_curves([out], tmp_path / "curves.png").is_file()  # the scripts' plot reads its log
+
+
+def test_tables_go_between_their_markers_and_nowhere_else(tmp_path):
+    readme = tmp_path / "README.md"
+    readme.write_text("intro\n<!-- t:start -->\nold\n<!-- t:end -->\noutro\n")
+    assert replace_between_markers(readme, "t", "| new |\n")
+    assert readme.read_text() == "intro\n<!-- t:start -->\n| new |\n<!-- t:end -->\noutro\n"
+    assert not replace_between_markers(readme, "other", "x")
+    assert "x" not in readme.read_text()
