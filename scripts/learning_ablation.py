@@ -96,7 +96,7 @@ def epochs_for(key: str, args) -> int:
 def finished(args) -> dict:
     """{set: {key: records}} of every row of RUNS finished on disk (also rows run by earlier invocations)."""
     results = {}
-    for name in args.sets:
+    for name in SETS:  # every set, also those this invocation did not run: the table always shows all
         results[name] = {}
         for key in RUNS:
             records = read_jsonl(REPO / args.out / name / key / "metrics.jsonl")
@@ -111,7 +111,7 @@ def write_table(path: Path, results: dict, args) -> None:
              f"augmentation, constant learning rate; students {args.student_epochs} epochs from the set's "
              "linear-fusion teacher, `{teacher}` in their flags); s/ep is the median epoch time on this machine "
              "(other jobs ran beside some rows, so it is only indicative).", ""]
-    for name in args.sets:
+    for name in (name for name in SETS if results.get(name)):
         lines += [f"**{name}** ({SETS[name][0]})", "", f"| run | {head} | s/ep | flags |",
                   "| --- | " + " | ".join("---" for _ in range(args.epochs)) + " | --- | --- |"]
         for key, records in results.get(name, {}).items():
