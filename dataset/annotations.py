@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
 from auxiliary.errors import InputError
 
@@ -54,8 +55,6 @@ def pix3d_raw_angles(azimuth: float, elevation: float, inplane_rad: float) -> tu
 
 def _pix3d_values(row: list, where: dict, root: Path) -> dict:
     """One row of PoseFromShape's Pix3D layout as the 19 columns (the box is the whole cropped image)."""
-    from PIL import Image
-
     image_path = row[where["image_path"]].strip()
     azimuth, elevation, inplane = pix3d_raw_angles(float(row[where["azimuth"]]), float(row[where["elevation"]]),
                                                    float(row[where["inplane_rotation"]]))

@@ -252,13 +252,14 @@ class DistributedCRDLoss(CRDLoss):
 
     def draw_negatives(self, index: torch.Tensor) -> torch.Tensor:
         first = _CONTEXT.rank * index.shape[0] if _CONTEXT.enabled else 0
-        return self.memory.sample_negatives(all_gather(index), self.k)[first:first + index.shape[0]]
+        self._global_index = all_gather(index)  # gathered once a step: the memory update reuses it
+        return self.memory.sample_negatives(self._global_index, self.k)[first:first + index.shape[0]]
 
     def batch_mean(self, values: torch.Tensor) -> torch.Tensor:
         return all_reduce_mean(values.mean())
 
     def update_memory(self, s: torch.Tensor, t: torch.Tensor, index: torch.Tensor, poses: torch.Tensor) -> None:
-        self.memory.update(all_gather(s), all_gather(t), all_gather(index), all_gather(poses))
+        self.memory.update(all_gather(s), all_gather(t), self._global_index, all_gather(poses))
 
     def after_backward(self) -> None:
         average_gradients(self)
