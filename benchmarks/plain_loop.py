@@ -4,7 +4,8 @@
 
 A plain torchvision ResNet whose classifier has 24 + 12 + 24 outputs (the azimuth, elevation and in-plane bin
 logits), trained from scratch with the sum of the three cross-entropies, Adam at a constant learning rate (L2
-weight decay), no augmentation: the crops are the evaluation crops of the same tables (the box, resized and
+weight decay; ``--schedule cosine`` decays it to 0 per step, with the same formula as our scripts), no
+augmentation: the crops are the evaluation crops of the same tables (the box, resized and
 padded to ``--input_dim``), decoded once and held in memory. A prediction is the centre of each arg-max bin.
 After every epoch the val split is scored with the project's metric code, printed, and appended to
 ``metrics.jsonl`` in the scripts' format, so ``python -m auxiliary.plots curves`` draws it beside our runs.
@@ -30,6 +31,7 @@ from auxiliary.metrics import ACC_THRESHOLD_DEG, format_table, per_class_table  
 from auxiliary.rotation import label_geodesic_error  # noqa: E402
 from dataset.classes import DATASETS  # noqa: E402
 from engine.data import data_root  # noqa: E402
+from engine.schedule import make_scheduler  # noqa: E402
 from dataset.transforms import normalize_batch  # noqa: E402
 from dataset.viewpoint import ViewpointDataset  # noqa: E402
 
@@ -44,6 +46,8 @@ def get_args_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch_size", type=int, default=32)
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--weight_decay", type=float, default=5e-4)
+    p.add_argument("--schedule", default="constant", choices=["constant", "cosine"],
+                   help="constant learning rate, or cosine decay to 0 over the run (stepped per batch)")
     p.add_argument("--n_epoch", type=int, default=10)
     p.add_argument("--bin_size", type=int, default=15)
     p.add_argument("--workers", type=int, default=2, help="processes that decode the crops (once)")
@@ -93,12 +97,14 @@ def main(argv=None):
     model = getattr(torchvision.models, args.arch)(num_classes=sum(codec.num_bins))
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
     generator = torch.Generator().manual_seed(args.seed)
+    steps = len(train_images) // args.batch_size  # drop the last partial batch, as our training loaders do
+    scheduler = make_scheduler(optimizer, steps, args.n_epoch, "cosine") if args.schedule == "cosine" else None
     best = float("-inf")
     for epoch in range(args.n_epoch):
         start = time.time()
         model.train()
         order = torch.randperm(len(train_images), generator=generator)
-        steps = len(order) // args.batch_size  # drop the last partial batch, as our training loaders do
+        lr = optimizer.param_groups[0]["lr"]
         loss_sum, correct = 0.0, 0
         for step in range(steps):
             batch = order[step * args.batch_size:(step + 1) * args.batch_size]
@@ -108,6 +114,8 @@ def main(argv=None):
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
+            if scheduler is not None:
+                scheduler.step()
             loss_sum += float(loss.detach())
             with torch.no_grad():
                 bins = torch.stack([chunk.argmax(1) for chunk in logits.split(codec.num_bins, dim=1)], dim=1)
@@ -117,7 +125,7 @@ def main(argv=None):
         errors = label_geodesic_error(predict(model, val_images, codec).numpy(), val_labels.numpy())
         table = per_class_table(errors, val_set.cats)
         best = max(best, table["mean"]["acc30"])
-        record = {"epoch": epoch, "lr": args.lr, "time_s": round(time.time() - start, 2),
+        record = {"epoch": epoch, "lr": lr, "time_s": round(time.time() - start, 2),
                   "train": {"loss": loss_sum / steps, "acc30": 100.0 * correct / (steps * args.batch_size)},
                   "val": {"acc30": table["mean"]["acc30"], "mederr": table["mean"]["mederr"],
                           "pooled_acc30": table["pooled"]["acc30"], "pooled_mederr": table["pooled"]["mederr"]},
