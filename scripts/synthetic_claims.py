@@ -112,7 +112,7 @@ def spread(values) -> str:
     return f"{mean:.1f} ± {statistics.stdev(values):.1f}" if len(values) > 1 else f"{mean:.1f}"
 
 
-def write_table(path: Path, results: dict, args) -> None:
+def write_table(path: Path, results: dict, args, readme: Path = REPO / "README.md") -> None:
     minutes = sum(r["time_s"] for runs in results.values() for seeds in runs.values() for records in seeds.values()
                   for r in records) / 60
     lines = [f"Mean per-class val Acc30 and MedErr (degrees), mean ± sample standard deviation over the seeds "
@@ -137,7 +137,7 @@ def write_table(path: Path, results: dict, args) -> None:
         lines.append("")
     text = "\n".join(lines)
     atomic_write_text(path, text)
-    replace_between_markers(REPO / "README.md", "synthetic-claims", text)
+    replace_between_markers(readme, "synthetic-claims", text)
 
 
 def main(argv=None):

@@ -29,3 +29,12 @@ def test_tables_go_between_their_markers_and_nowhere_else(tmp_path):
     assert readme.read_text() == "intro\n<!-- t:start -->\n| new |\n<!-- t:end -->\noutro\n"
     assert not replace_between_markers(readme, "other", "x")
     assert "x" not in readme.read_text()
+
+
+def test_the_control_cosine_schedule_decays_the_logged_learning_rate(synthetic_root, tmp_path):
+    out = tmp_path / "cosine"
+    plain_loop.main(["--data_dir", str(synthetic_root), "--input_dim", "32", "--batch_size", "16", "--n_epoch", "2",
+                     "--lr", "2e-3", "--workers", "0", "--schedule", "cosine", "--output_dir", str(out)])
+    lrs = [r["lr"] for r in read_jsonl(out / "metrics.jsonl")]
+    # the rate at the start of each epoch: the full rate, then half of it (cos(pi / 2) = 0 halfway through)
+    assert lrs[0] == 2e-3 and abs(lrs[1] - 1e-3) < 1e-12

@@ -1,0 +1,45 @@
+"""The claims script's bookkeeping: which runs count as finished, the table's mean ± std, the students' teacher."""
+import argparse
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+import synthetic_claims as claims  # noqa: E402
+
+
+def fake_run(directory: Path, accs: list[float], mederr: float = 40.0) -> None:
+    directory.mkdir(parents=True)
+    lines = [json.dumps({"epoch": e, "time_s": 30.0, "val": {"acc30": a, "mederr": mederr}}) for e, a in enumerate(accs)]
+    (directory / "metrics.jsonl").write_text("\n".join(lines) + "\n")
+
+
+def test_the_table_averages_finished_seeds_at_the_last_epoch_and_skips_unfinished_runs(tmp_path):
+    args = argparse.Namespace(out=str(tmp_path / "runs"), seeds=[1, 2, 3], epochs=2, student_epochs=1)
+    runs = tmp_path / "runs"
+    fake_run(runs / "heldout" / "seed1" / "control", [10.0, 50.0])
+    fake_run(runs / "heldout" / "seed2" / "control", [20.0, 60.0])
+    fake_run(runs / "heldout" / "seed3" / "control", [30.0])                 # interrupted: one epoch of two
+    fake_run(runs / "heldout" / "seed1" / "teacher", [70.0, 65.0], mederr=20.0)
+    results = claims.finished(args)
+    assert set(results) == {"heldout"} and set(results["heldout"]["control"]) == {1, 2}
+    readme = tmp_path / "README.md"
+    readme.write_text("<!-- synthetic-claims:start -->\n<!-- synthetic-claims:end -->\n")
+    claims.write_table(tmp_path / "table.md", results, args, readme=readme)
+    table = (tmp_path / "table.md").read_text()
+    control = next(line for line in table.splitlines() if line.startswith("| control"))
+    assert "| 2 | 55.0 ± 7.1 | 55.0 ± 7.1 | 40.0 ± 0.0 |" in control  # last = best here; stdev of 50, 60
+    teacher = next(line for line in table.splitlines() if line.startswith("| teacher"))
+    assert "| 1 | 65.0 | 70.0 | 20.0 |" in teacher  # last epoch 65, best epoch 70
+    assert not any(line.startswith(("| student", "| zero-shot")) for line in table.splitlines())
+    assert "**tuning**" not in table
+    assert table in readme.read_text()
+
+
+def test_a_student_distils_the_teacher_of_its_own_set_and_seed(tmp_path):
+    args = argparse.Namespace(out="result/claims", seeds=[2], epochs=6, student_epochs=3)
+    command = claims.command_of("novel_crd", args, "heldout", 2)
+    teacher = command[command.index("--teacher_model") + 1]
+    assert teacher.endswith("result/claims/heldout/seed2/novel_teacher/model_best.pth")
+    assert command[command.index("--n_epoch") + 1] == "3" and "--novel" in command
+    assert command[command.index("--data_dir") + 1] == "data/SyntheticHeldout"
