@@ -15,14 +15,17 @@ def fake_run(directory: Path, accs: list[float], mederr: float = 40.0) -> None:
 
 
 def test_the_table_averages_finished_seeds_at_the_last_epoch_and_skips_unfinished_runs(tmp_path):
-    args = argparse.Namespace(out=str(tmp_path / "runs"), seeds=[1, 2, 3], epochs=2, student_epochs=1)
+    args = argparse.Namespace(out=str(tmp_path / "runs"), seeds=[1, 2, 3], epochs=2, student_epochs=1,
+                              teacher_epochs=4, teacher_seed=1)
     runs = tmp_path / "runs"
     fake_run(runs / "heldout" / "seed1" / "control", [10.0, 50.0])
     fake_run(runs / "heldout" / "seed2" / "control", [20.0, 60.0])
     fake_run(runs / "heldout" / "seed3" / "control", [30.0])                 # interrupted: one epoch of two
     fake_run(runs / "heldout" / "seed1" / "teacher", [70.0, 65.0], mederr=20.0)
+    fake_run(runs / "heldout" / "kd_teacher", [60.0, 70.0, 80.0, 85.0])          # shared by every seed
     results = claims.finished(args)
     assert set(results) == {"heldout"} and set(results["heldout"]["control"]) == {1, 2}
+    assert set(results["heldout"]["kd_teacher"]) == {1}
     readme = tmp_path / "README.md"
     readme.write_text("<!-- synthetic-claims:start -->\n<!-- synthetic-claims:end -->\n")
     claims.write_table(tmp_path / "table.md", results, args, readme=readme)
@@ -31,13 +34,20 @@ def test_the_table_averages_finished_seeds_at_the_last_epoch_and_skips_unfinishe
     assert "| 2 | 55.0 ± 7.1 | 55.0 ± 7.1 | 40.0 ± 0.0 |" in control  # last = best here; stdev of 50, 60
     teacher = next(line for line in table.splitlines() if line.startswith("| teacher"))
     assert "| 1 | 65.0 | 70.0 | 20.0 |" in teacher  # last epoch 65, best epoch 70
+    assert any(line.startswith("| the students' teacher") and "| 1 | 85.0 |" in line for line in table.splitlines())
     assert not any(line.startswith(("| student", "| zero-shot")) for line in table.splitlines())
     assert "**tuning**" not in table
     assert table in readme.read_text()
 
 
-def test_a_student_distils_the_teacher_of_its_own_set_and_seed(tmp_path):
-    args = argparse.Namespace(out="result/claims", seeds=[2], epochs=6, student_epochs=3)
+def test_students_distil_their_sets_shared_teacher_and_zero_shot_ones_their_seeds(tmp_path):
+    args = argparse.Namespace(out="result/claims", seeds=[2], epochs=6, student_epochs=3, teacher_epochs=12,
+                              teacher_seed=1)
+    command = claims.command_of("crd", args, "tuning", 2)
+    assert command[command.index("--teacher_model") + 1].endswith("result/claims/tuning/kd_teacher/model_best.pth")
+    assert command[command.index("--seed") + 1] == "2"
+    command = claims.command_of("kd_teacher", args, "tuning", 2)
+    assert command[command.index("--seed") + 1] == "1" and command[command.index("--n_epoch") + 1] == "12"
     command = claims.command_of("novel_crd", args, "heldout", 2)
     teacher = command[command.index("--teacher_model") + 1]
     assert teacher.endswith("result/claims/heldout/seed2/novel_teacher/model_best.pth")
