@@ -1,12 +1,14 @@
 """Scan a whole dataset and report every problem at once, before a long run finds them one by one.
 
     python -m dataset.check --dataset ObjectNet3D [--data_dir DIR] [--point_num 2500] [--workers 4]
+    python -m dataset.check --dataset Pix3D --table bed_annotation.txt --shape_dir None
 
 Checks the annotation table (every row: fields, numbers, angle ranges, boxes), every image the rows use (it
 exists, decodes completely, and the row's box overlaps it), every point cloud (it exists, parses, has finite
 coordinates and at least ``--point_num`` points) and the splits (train and val, and the zero-shot ones where the
 dataset has novel classes, are not empty). Prints each problem with its file (and line), then a summary; exits
-with status 1 if anything was found, 0 otherwise. The training scripts' ``--skip_bad`` leaves out exactly the
+with status 1 if anything was found, 0 otherwise. ``--table`` checks another annotation file under the root
+(as the scripts' flag reads it), and ``--shape_dir None`` skips the point clouds (for image-only runs). The training scripts' ``--skip_bad`` leaves out exactly the
 kind of rows and files reported here.
 """
 from __future__ import annotations
@@ -52,13 +54,14 @@ def check_cloud(job) -> list[str]:
     return []
 
 
-def scan(root, dataset: str, shape_dir: str = "pointcloud", point_num: int = 2500, workers: int = 0,
-         progress: bool = True) -> dict:
-    """Every problem of a dataset, by kind: ``{"table": [...], "images": [...], "clouds": [...], "splits": [...]}``."""
+def scan(root, dataset: str, shape_dir: str | None = "pointcloud", point_num: int = 2500, workers: int = 0,
+         progress: bool = True, table: str | None = None) -> dict:
+    """Every problem of a dataset, by kind: ``{"table": [...], "images": [...], "clouds": [...], "splits": [...]}``.
+    ``table`` names another annotation file under ``root``; ``shape_dir=None`` leaves the point clouds out."""
     root = Path(root)
     info = dataset_info(dataset)
     report = {"table": [], "images": [], "clouds": [], "splits": []}
-    table_path = root / info.table
+    table_path = root / (table or info.table)
     if not table_path.is_file():
         report["table"].append(f"annotation table {table_path} does not exist; "
                                f"{PREPARE_HINT.get(dataset, PREPARE_HINT['other'])}")
@@ -72,7 +75,7 @@ def scan(root, dataset: str, shape_dir: str = "pointcloud", point_num: int = 250
     for r in used.nonzero()[0]:
         box = tuple(float(table[c][r]) for c in ("left", "upper", "right", "lower"))
         images.setdefault(str(root / table["im_path"][r]), []).append((int(table["line"][r]), box))
-        if not info.evaluation_only or table["set"][r] == "val":
+        if shape_dir is not None and (not info.evaluation_only or table["set"][r] == "val"):
             key = str(shape_path(root, shape_dir, table["cat"][r], table["cad_index"][r]))
             clouds[key] = clouds.get(key, 0) + 1
 
@@ -105,7 +108,8 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description="report every problem of a dataset at once")
     parser.add_argument("--dataset", default="Synthetic", choices=sorted(DATASETS))
     parser.add_argument("--data_dir", default=None, help="dataset root (default: data/<dataset>)")
-    parser.add_argument("--shape_dir", default="pointcloud")
+    parser.add_argument("--table", default=None, help="annotation file under the root (default: <dataset>.txt)")
+    parser.add_argument("--shape_dir", default="pointcloud", help="point-cloud folder; None skips the clouds")
     parser.add_argument("--point_num", type=int, default=2500, help="points each cloud must have at least")
     parser.add_argument("--workers", type=int, default=4, help="processes decoding images")
     args = parser.parse_args(argv)
@@ -114,7 +118,8 @@ def main(argv=None) -> int:
         print(f"error: dataset root {root} does not exist; {PREPARE_HINT.get(args.dataset, PREPARE_HINT['other'])}",
               file=sys.stderr)
         return 2
-    report = scan(root, args.dataset, args.shape_dir, args.point_num, args.workers)
+    shape_dir = None if args.shape_dir == "None" else args.shape_dir
+    report = scan(root, args.dataset, shape_dir, args.point_num, args.workers, table=args.table)
     total = sum(len(v) for v in report.values())
     for kind, problems in report.items():
         for problem in problems:

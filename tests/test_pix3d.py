@@ -7,6 +7,7 @@ import pytest
 from PIL import Image
 
 import testing
+from dataset import check
 from auxiliary.rotation import label_to_rotation, viewpoint_to_rotation
 from dataset.annotations import pix3d_raw_angles
 from dataset.viewpoint import ViewpointDataset
@@ -74,3 +75,14 @@ def test_testing_reads_the_subset_as_published(pix3d_root, image_model_path, tmp
                   "--output_dir", str(tmp_path / "out")])
     results = json.loads((tmp_path / "out" / "results.json").read_text())
     assert list(results["classes"]) == ["bed"] and results["classes"]["bed"]["n"] == 3
+
+
+def test_the_dataset_check_reads_the_published_file_and_reports_a_missing_image(pix3d_root, capsys):
+    flags = ["--dataset", "Pix3D", "--data_dir", str(pix3d_root), "--table", "bed_annotation.txt",
+             "--shape_dir", "None", "--workers", "0"]
+    assert check.main(flags) == 0
+    assert "no problems found" in capsys.readouterr().out
+    (pix3d_root / "resized_crop" / "bed" / "0008.png").unlink()
+    assert check.main(flags) == 1
+    out = capsys.readouterr().out
+    assert "bed_annotation.txt, line 3" in out and "0008.png does not exist" in out and "1 problem(s)" in out
