@@ -38,6 +38,9 @@ WEIGHTINGS = ("none", "linear", "sqrt", "square", "sin", "sinsin")
 OBJECTIVES = ("nce", "infonce")
 # An embedding whose samples point the same way has collapsed: CRD then no longer tells samples apart.
 COLLAPSE_COSINE, COLLAPSE_RANK = 0.9, 2.0
+# torch.linalg.svdvals synchronises a CUDA device with the host, so on a GPU the effective rank is measured
+# every RANK_EVERY_CUDA-th step and held in between (the loop's only other waits are its --print_freq lines)
+RANK_EVERY_CUDA = 50
 
 
 def effective_rank(embeddings: torch.Tensor) -> torch.Tensor:
@@ -162,6 +165,10 @@ class CRDLoss(nn.Module):
         self.k = min(nce_k, num_samples - 1)
         self.tau, self.objective, self.weighting, self.z_momentum = tau, objective, weighting, z_momentum
         self.diagnostics: dict = {}
+        # measure the effective rank every this many steps, holding it in between (None: every step on a CPU,
+        # every RANK_EVERY_CUDA-th on a GPU)
+        self.rank_every: int | None = None
+        self._rank_calls, self._ranks = 0, None
 
     def negative_weights(self, anchor_poses: torch.Tensor, negatives: torch.Tensor) -> torch.Tensor | None:
         if self.weighting == "none":
@@ -212,8 +219,13 @@ class CRDLoss(nn.Module):
         pairwise cosine and effective rank of the batch's student and teacher embeddings, and the size of the
         student side's gradient on the positive logit and on all negative logits together (per anchor, with
         respect to the cosine similarities, so the temperature's 1 / tau is included)."""
-        out = {"diag_cos_student": mean_pairwise_cosine(s.detach()), "diag_cos_teacher": mean_pairwise_cosine(t.detach()),
-               "diag_rank_student": effective_rank(s.detach()), "diag_rank_teacher": effective_rank(t.detach())}
+        every = self.rank_every or (RANK_EVERY_CUDA if s.is_cuda else 1)
+        if self._ranks is None or self._rank_calls % every == 0:
+            self._ranks = {"diag_rank_student": effective_rank(s.detach()),
+                           "diag_rank_teacher": effective_rank(t.detach())}
+        self._rank_calls += 1
+        out = {"diag_cos_student": mean_pairwise_cosine(s.detach()),
+               "diag_cos_teacher": mean_pairwise_cosine(t.detach()), **self._ranks}
         if logits_s.requires_grad:
             (grad,) = torch.autograd.grad(student_loss, logits_s, retain_graph=True)
             grad = grad.detach().abs() * logits_s.shape[0] / self.tau  # per anchor, per unit of cosine

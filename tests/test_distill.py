@@ -203,3 +203,17 @@ def test_distillation_logs_the_crd_diagnostics(teacher_path, synthetic_root, tmp
     for key in ("diag_cos_student", "diag_cos_teacher", "diag_rank_student", "diag_rank_teacher",
                 "diag_grad_positive", "diag_grad_negative"):
         assert math.isfinite(record["train"][key])
+
+
+def test_the_effective_rank_is_held_between_measurements_when_measured_sparsely():
+    # on a GPU the rank (an SVD, which synchronises the device) is measured every RANK_EVERY_CUDA-th step only
+    torch.manual_seed(0)
+    crd = CRDLoss(8, 8, num_samples=40, feat_dim=16, nce_k=12, tau=0.1)
+    crd.rank_every = 2
+    teacher, index, poses = torch.randn(16, 8), torch.arange(16), torch.zeros(16, 3)
+    ranks = []
+    for student in (torch.ones(16, 8), torch.randn(16, 8), torch.randn(16, 8)):  # collapsed, then spread
+        crd(student, teacher, index, poses)
+        ranks.append(float(crd.diagnostics["diag_rank_student"]))
+    assert ranks[0] == pytest.approx(1.0, abs=1e-3) and ranks[1] == ranks[0]  # held at the second step
+    assert ranks[2] > 4  # measured again at the third
