@@ -24,13 +24,14 @@ budget as scripts/learning_ablation.py but with the learning rate decayed):
 Three single-change variants of the CRD student search for a better recipe (tau 0.07, beta 2, the teacher's
 image feature; the first ``--search_seeds`` seeds, default 1).
 
-The students run first (the paper's claim), then the CRD search, then the control, the image-only network and
-the teacher, then zero-shot; each group over every seed and set before the next. Every run is scored on the
-val split after every epoch. The table gives, over seeds, the mean and sample standard deviation of the mean per-class Acc30 at the last epoch (the comparison at equal epochs), of Acc30 at
-the best epoch (model selection on val, as in the paper) and of MedErr at the last epoch. It is rewritten
-after every run (``--table``, default docs/synthetic_claims.md, and the README between its
-``synthetic-claims`` markers), with the time the runs took. Rerunning the command skips finished runs and
-resumes an interrupted one from its checkpoint, so the seeds can be spread over several sessions.
+The students run first (the paper's claim), then the CRD search, then the control, the image-only network and the
+teacher, then zero-shot; each group over every seed and set before the next. Every run is scored on the val split
+after every epoch. The table gives, over seeds, the mean and sample standard deviation of the mean per-class Acc30
+at the last epoch (the comparison at equal epochs), of Acc30 at the best epoch (model selection on val, as in the
+paper) and of MedErr at the last epoch. It is rewritten after every run (``--table``, default
+docs/synthetic_claims.md, and the README between its ``synthetic-claims`` markers), with the time the runs took.
+Rerunning the command skips finished runs and resumes an interrupted one from its checkpoint, so the seeds can be
+spread over several sessions.
 """
 from __future__ import annotations
 
