@@ -7,9 +7,9 @@ Checks the annotation table (every row: fields, numbers, angle ranges, boxes), e
 exists, decodes completely, and the row's box overlaps it), every point cloud (it exists, parses, has finite
 coordinates and at least ``--point_num`` points) and the splits (train and val, and the zero-shot ones where the
 dataset has novel classes, are not empty). Prints each problem with its file (and line), then a summary; exits
-with status 1 if anything was found, 0 otherwise. ``--table`` checks another annotation file under the root
-(as the scripts' flag reads it), and ``--shape_dir None`` skips the point clouds (for image-only runs). The training scripts' ``--skip_bad`` leaves out exactly the
-kind of rows and files reported here.
+with status 1 if anything was found, 0 otherwise. ``--table`` checks another annotation file under the root (as
+the scripts' flag reads it), and ``--shape_dir None`` skips the point clouds (for image-only runs). The training
+scripts' ``--skip_bad`` leaves out exactly the kind of rows and files reported here.
 """
 from __future__ import annotations
 
@@ -55,13 +55,13 @@ def check_cloud(job) -> list[str]:
 
 
 def scan(root, dataset: str, shape_dir: str | None = "pointcloud", point_num: int = 2500, workers: int = 0,
-         progress: bool = True, table: str | None = None) -> dict:
+         progress: bool = True, table_file: str | None = None) -> dict:
     """Every problem of a dataset, by kind: ``{"table": [...], "images": [...], "clouds": [...], "splits": [...]}``.
-    ``table`` names another annotation file under ``root``; ``shape_dir=None`` leaves the point clouds out."""
+    ``table_file`` names another annotation file under ``root``; ``shape_dir=None`` leaves the point clouds out."""
     root = Path(root)
     info = dataset_info(dataset)
     report = {"table": [], "images": [], "clouds": [], "splits": []}
-    table_path = root / (table or info.table)
+    table_path = root / (table_file or info.table)
     if not table_path.is_file():
         report["table"].append(f"annotation table {table_path} does not exist; "
                                f"{PREPARE_HINT.get(dataset, PREPARE_HINT['other'])}")
@@ -119,7 +119,7 @@ def main(argv=None) -> int:
               file=sys.stderr)
         return 2
     shape_dir = None if args.shape_dir == "None" else args.shape_dir
-    report = scan(root, args.dataset, shape_dir, args.point_num, args.workers, table=args.table)
+    report = scan(root, args.dataset, shape_dir, args.point_num, args.workers, table_file=args.table)
     total = sum(len(v) for v in report.values())
     for kind, problems in report.items():
         for problem in problems:

@@ -47,9 +47,8 @@ sys.path.insert(0, str(REPO))
 
 from auxiliary.files import atomic_write_text, read_jsonl, replace_between_markers  # noqa: E402
 from dataset.synthetic import ensure_synthetic  # noqa: E402
+from learning_ablation import BUDGET, SETS  # noqa: E402  (the same two sets and budget as the ablation)
 
-SETS = {"tuning": ("data/Synthetic", 0), "heldout": ("data/SyntheticHeldout", 1)}
-BUDGET = ["--input_dim", "32", "--batch_size", "32", "--lr", "1e-3", "--workers", "2"]
 OURS = ["--augment", "none", "--schedule", "cosine", "--warmup", "0", "--print_freq", "0"]
 IMAGE = ["--img_encoder", "resnet18", "--shape", "None"]
 TEACHER = ["--img_encoder", "resnet18", "--shape", "PointCloud", "--img_feature_dim", "256",
@@ -92,8 +91,8 @@ RUNS = {
                   "student_epochs", "novel_teacher", True),
 }
 SHARED = ("kd_teacher",)  # trained once per set, not once per seed
-# the order of the work: the students first (the paper's claim), then the comparison with the control, then
-# zero-shot; each group over every seed and set before the next group starts
+# the order of the work: the students first (the paper's claim), then the CRD search, then the comparison with
+# the control, then zero-shot; each group over every seed and set before the next group starts
 SEARCH = ("crd_tau0.07", "crd_beta2", "crd_image")
 GROUPS = (("kd_teacher", "pose", "kl", "crd", "crd_kl"), SEARCH, ("control", "baseline", "teacher"),
           ("novel_control", "novel_teacher", "novel_crd"))
@@ -111,8 +110,8 @@ def command_of(key: str, args, name: str, seed: int) -> list[str]:
     _, script, flags, epochs, teacher, _ = RUNS[key]
     if teacher:
         flags = [f.format(teacher=run_dir(args, name, seed, teacher) / "model_best.pth") for f in flags]
-    return [script, "--dataset", "Synthetic", "--data_dir", SETS[name][0], *BUDGET, *flags, "--seed", str(seed_of(key, args, seed)),
-            "--n_epoch", str(getattr(args, epochs)), "--output_dir", str(run_dir(args, name, seed, key))]
+    return [script, "--dataset", "Synthetic", "--data_dir", SETS[name][0], *BUDGET, *flags,
+            "--seed", str(seed_of(key, args, seed)), "--n_epoch", str(getattr(args, epochs)), "--output_dir", str(run_dir(args, name, seed, key))]
 
 
 def run(key: str, args, name: str, seed: int) -> None:
