@@ -13,13 +13,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import torch
-
 from auxiliary.angles import ViewpointCodec
 from auxiliary.checkpoint import KIND_NAMES, CheckpointError, load_checkpoint
 from engine.loop import Precision, TeacherObjective
 from engine.runner import fit
-from engine.schedule import make_scheduler
+from engine.schedule import make_optimizer, make_scheduler
 from engine.options import data_parser, model_parser, train_parser
 from engine.cli import run_cli
 from engine.setup import start_run, training_module
@@ -80,7 +78,7 @@ def main(argv=None):
     train_loader = make_loader(train_set, args.batch_size, args.workers, True, device, args.seed)
     val_loader = make_loader(val_set, args.batch_size, args.workers, False, device)
 
-    optimizer = torch.optim.Adam(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
+    optimizer = make_optimizer(model.parameters(), args.optimizer, args.lr, args.weight_decay, args.decay_norm_bias)
     scheduler = make_scheduler(optimizer, len(train_loader), args.n_epoch, args.schedule, args.decrease, args.warmup)
     objective = TeacherObjective(PoseLoss(codec, args.offset_weight), InfoNCE(args.contrast_tau), args.contrast_weight)
 

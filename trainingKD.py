@@ -29,7 +29,7 @@ from auxiliary.errors import InputError
 from auxiliary.metrics import format_table
 from engine.options import data_parser, train_parser
 from engine.runner import fit
-from engine.schedule import make_scheduler
+from engine.schedule import make_optimizer, make_scheduler
 from engine.cli import run_cli
 from engine.setup import start_run, training_module
 from engine.data import make_dataset, make_loader
@@ -148,7 +148,7 @@ def main(argv=None):
     objective = DistillObjective(teacher, PoseLoss(codec, args.offset_weight), crd, alpha=args.alpha, beta=args.beta, gamma=args.gamma,
                                  kd_T=args.kd_T, embed_kl=args.embed_kl, teacher_feature=args.teacher_feature)
     parameters = list(student.parameters()) + (list(crd.parameters()) if crd is not None else [])
-    optimizer = torch.optim.Adam(parameters, lr=args.lr, weight_decay=args.weight_decay)
+    optimizer = make_optimizer(parameters, args.optimizer, args.lr, args.weight_decay, args.decay_norm_bias)
     scheduler = make_scheduler(optimizer, len(train_loader), args.n_epoch, args.schedule, args.decrease, args.warmup)
     fit(args, student, student_args, train_loader, val_loader, optimizer, scheduler, objective, codec, device,
         output_dir, best_name="best_student.pt", extra_modules={"crd": crd}, precision=precision,

@@ -6,7 +6,7 @@ import argparse
 from dataset.classes import DATASETS, parse_class_list
 from dataset.transforms import AUGMENTATIONS
 from model.encoders import IMAGE_BACKBONES
-from engine.schedule import SCHEDULES
+from engine.schedule import OPTIMIZERS, SCHEDULES
 from model.estimator import HEADS, INITS
 from model.fusion import FUSIONS
 
@@ -78,6 +78,10 @@ def train_parser() -> argparse.ArgumentParser:
     g.add_argument("--n_epoch", type=int, default=200)
     g.add_argument("--lr", type=float, default=1e-4)
     g.add_argument("--weight_decay", type=float, default=5e-4)
+    g.add_argument("--optimizer", default="adam", choices=OPTIMIZERS,
+                   help="adam: weight decay as an L2 term in the gradient (the reference); adamw: decoupled")
+    g.add_argument("--no_decay_norm_bias", dest="decay_norm_bias", action="store_false",
+                   help="no weight decay on biases and BatchNorm weights (decayed by default, as in the reference)")
     g.add_argument("--decrease", type=int, default=100, help="epoch at which the learning rate is multiplied by 0.1")
     g.add_argument("--schedule", default="step", choices=SCHEDULES,
                    help="step: x0.1 at --decrease (the reference); cosine: cosine decay to 0 at --n_epoch")

@@ -1,4 +1,5 @@
-"""Learning-rate schedules, stepped once per training batch so that warm-up is smooth within an epoch.
+"""The optimiser, and the learning-rate schedules, stepped once per training batch so that warm-up is smooth
+within an epoch.
 
 * ``step`` (the reference): the learning rate is multiplied by 0.1 from epoch ``decrease`` on (epochs count
   from 0, so ``--decrease 200`` trains epochs 0-199 at ``--lr`` and epoch 200 onwards at a tenth of it);
@@ -15,6 +16,24 @@ import math
 import torch
 
 SCHEDULES = ("step", "cosine")
+OPTIMIZERS = ("adam", "adamw")
+
+
+def make_optimizer(parameters, name: str = "adam", lr: float = 1e-4, weight_decay: float = 0.0,
+                   decay_norm_bias: bool = True) -> torch.optim.Optimizer:
+    """Adam with L2 weight decay added to the gradient (``adam``, the reference's) or with decoupled weight decay
+    (``adamw``). With ``decay_norm_bias`` False the one-dimensional parameters (every bias and the weights of
+    BatchNorm / LayerNorm) are not decayed, the usual practice for AdamW."""
+    if name not in OPTIMIZERS:
+        raise ValueError(f"unknown optimizer {name!r}; choose from {', '.join(OPTIMIZERS)}")
+    parameters = [p for p in parameters if p.requires_grad]
+    if decay_norm_bias:
+        groups = [{"params": parameters, "weight_decay": weight_decay}]
+    else:
+        groups = [{"params": [p for p in parameters if p.ndim > 1], "weight_decay": weight_decay},
+                  {"params": [p for p in parameters if p.ndim <= 1], "weight_decay": 0.0}]
+    optimizer = torch.optim.AdamW if name == "adamw" else torch.optim.Adam
+    return optimizer(groups, lr=lr)
 
 
 def lr_factor(step: int, steps_per_epoch: int, n_epoch: int, schedule: str = "step", decrease: int = 100,

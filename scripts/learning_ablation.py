@@ -7,7 +7,8 @@ Every run trains from scratch for ``--epochs`` epochs at one small CPU budget (r
 Adam 1e-3 with L2 weight decay 5e-4, constant learning rate, no augmentation, seed 46 unless a row changes
 it) and is scored on the val split after every epoch. ``control`` is ``benchmarks/plain_loop.py`` (a plain
 torchvision ResNet over the same crops); every other row is ``training.py`` with the flags in its row, so
-anyone can rerun one line; the ``student_*`` rows are ``trainingKD.py`` from the set's linear-fusion teacher. Two sets: ``tuning`` (data/Synthetic, generator seed 0: every choice was made
+anyone can rerun one line; the ``student_*`` rows are ``trainingKD.py`` from the set's linear-fusion teacher.
+Two sets: ``tuning`` (data/Synthetic, generator seed 0: every choice was made
 looking at it) and ``heldout`` (data/SyntheticHeldout, generator seed 1: other instances, other colours,
 other images; never looked at before a choice was fixed). The table (mean per-class val Acc30 after each
 epoch, and the median seconds per epoch on this machine) is rewritten after each run, into the file and into
@@ -50,12 +51,25 @@ RUNS = {
     "baseline_offset0": ("image-only, MLP head, no offset loss", "training.py",
                          OURS + IMAGE + ["--head", "mlp", "--offset_weight", "0"]),
     "linear": ("image-only, linear head", "training.py", OURS + IMAGE + ["--head", "linear"]),
+    # one change each from ``linear`` (the optimiser, the warm-up, the initialisation, the augmentation)
+    "linear_adamw": ("image-only, linear head, AdamW (decoupled decay 0.05)", "training.py",
+                     OURS + IMAGE + ["--head", "linear", "--optimizer", "adamw", "--weight_decay", "0.05"]),
+    "linear_nodecay_nb": ("image-only, linear head, no decay on biases and BatchNorm", "training.py",
+                          OURS + IMAGE + ["--head", "linear", "--no_decay_norm_bias"]),
+    "linear_warmup": ("image-only, linear head, 1 epoch of warm-up", "training.py",
+                      OURS + IMAGE + ["--head", "linear", "--warmup", "1"]),
+    "linear_init_ref": ("image-only, linear head, the reference's initialisation", "training.py",
+                        OURS + IMAGE + ["--head", "linear", "--init", "reference"]),
+    "linear_light": ("image-only, linear head, light augmentation (box jitter, flip)", "training.py",
+                     OURS + IMAGE + ["--head", "linear", "--augment", "light"]),
     "teacher_deform": ("teacher, the 3DAug fusion (1x1-conv MLP, tanh)", "training.py",
                        OURS + TEACHER + ["--fusion", "deform"]),
     "teacher_mlp": ("teacher, PoseFromShape's MLP fusion", "training.py", OURS + TEACHER + ["--fusion", "mlp"]),
     "teacher_linear": ("teacher, linear fusion", "training.py", OURS + TEACHER + ["--fusion", "linear"]),
     "teacher_linear_nce0": ("teacher, linear fusion, no InfoNCE", "training.py",
                             OURS + TEACHER + ["--fusion", "linear", "--contrast_weight", "0"]),
+    "teacher_linear_points1000": ("teacher, linear fusion, 1000 points (250 above)", "training.py",
+                                  OURS + TEACHER + ["--fusion", "linear", "--point_num", "1000"]),
     "student_pose": ("student, pose loss only", "trainingKD.py", STUDENT + ["--beta", "0"]),
     "student_crd_tau0.5": ("student, CRD (NCE, tau 0.5: the README's recipe)", "trainingKD.py",
                            STUDENT + ["--crd", "--tau", "0.5", "--weighting", "linear"]),

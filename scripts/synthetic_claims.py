@@ -12,13 +12,17 @@ budget as scripts/learning_ablation.py but with the learning rate decayed):
 * ``control``: benchmarks/plain_loop.py, a plain torchvision resnet18 classifier (``--epochs`` epochs);
 * ``baseline``: the image-only network, ``training.py --shape None`` (``--epochs``);
 * ``teacher``: image + point cloud, ``training.py --shape PointCloud`` (``--epochs``);
+* ``teacher_random``: the same with canonical-frame randomisation (``--random``: the cloud and the azimuth label
+  turn together by up to 40 degrees in training, so the pose can only be read against the shape; the original
+  README trains its teachers so);
 * ``kd_teacher``: the same teacher trained for ``--teacher_epochs`` (default 12) epochs, once per set (seed
   ``--teacher_seed``), so that the students distil a strong teacher;
 * four image-only students of it (``--student_epochs``), one per seed: the pose loss only; KL distillation
   (the public reference's recipe: 0.25 pose + 0.75 KL on the six heads + 0.75 KL on the embeddings); CRD
   (the README's recipe, NCE, tau 0.5, pose-weighted negatives); CRD + the KL recipe;
-* zero-shot: the control and a teacher trained without the novel classes (bed, guitar, mug), and a CRD student
-  distilled from that teacher, all scored on the novel classes only (where the shape should matter most: the
+* zero-shot: the control and a teacher (also with ``--random``) trained without the novel classes (bed, guitar,
+  mug), and a CRD student distilled from the teacher without ``--random``, all scored on the novel classes only
+  (where the shape should matter most: the
   image alone cannot know the canonical frame of a class it never saw).
 
 Three single-change variants of the CRD student search for a better recipe (tau 0.07, beta 2, the teacher's
@@ -66,6 +70,8 @@ RUNS = {
                 "epochs", None, False),
     "baseline": ("image-only network (`--shape None`)", "training.py", OURS + IMAGE, "epochs", None, False),
     "teacher": ("teacher (image + point cloud)", "training.py", OURS + TEACHER, "epochs", None, False),
+    "teacher_random": ("teacher, canonical-frame randomisation (`--random`)", "training.py",
+                       OURS + TEACHER + ["--random"], "epochs", None, False),
     "kd_teacher": ("the students' teacher (image + point cloud)", "training.py", OURS + TEACHER, "teacher_epochs",
                    None, False),
     "pose": ("student, pose loss only", "trainingKD.py", OURS + STUDENT + ["--beta", "0"], "student_epochs",
@@ -87,6 +93,8 @@ RUNS = {
     "novel_control": ("zero-shot control", "benchmarks/plain_loop.py", ["--schedule", "cosine", "--novel"],
                       "epochs", None, True),
     "novel_teacher": ("zero-shot teacher", "training.py", OURS + TEACHER + ["--novel"], "epochs", None, True),
+    "novel_teacher_random": ("zero-shot teacher, `--random`", "training.py", OURS + TEACHER + ["--novel", "--random"],
+                             "epochs", None, True),
     "novel_crd": ("zero-shot student, CRD", "trainingKD.py", OURS + STUDENT + CRD + ["--novel"],
                   "student_epochs", "novel_teacher", True),
 }
@@ -94,8 +102,8 @@ SHARED = ("kd_teacher",)  # trained once per set, not once per seed
 # the order of the work: the students first (the paper's claim), then the CRD search, then the comparison with
 # the control, then zero-shot; each group over every seed and set before the next group starts
 SEARCH = ("crd_tau0.07", "crd_beta2", "crd_image")
-GROUPS = (("kd_teacher", "pose", "kl", "crd", "crd_kl"), SEARCH, ("control", "baseline", "teacher"),
-          ("novel_control", "novel_teacher", "novel_crd"))
+GROUPS = (("kd_teacher", "pose", "kl", "crd", "crd_kl"), SEARCH,
+          ("control", "baseline", "teacher", "teacher_random"), ("novel_control", "novel_teacher", "novel_teacher_random", "novel_crd"))
 
 
 def run_dir(args, name: str, seed: int, key: str) -> Path:
@@ -111,7 +119,8 @@ def command_of(key: str, args, name: str, seed: int) -> list[str]:
     if teacher:
         flags = [f.format(teacher=run_dir(args, name, seed, teacher) / "model_best.pth") for f in flags]
     return [script, "--dataset", "Synthetic", "--data_dir", SETS[name][0], *BUDGET, *flags,
-            "--seed", str(seed_of(key, args, seed)), "--n_epoch", str(getattr(args, epochs)), "--output_dir", str(run_dir(args, name, seed, key))]
+            "--seed", str(seed_of(key, args, seed)), "--n_epoch", str(getattr(args, epochs)),
+            "--output_dir", str(run_dir(args, name, seed, key))]
 
 
 def run(key: str, args, name: str, seed: int) -> None:
@@ -150,7 +159,8 @@ def write_table(path: Path, results: dict, args, readme: Path = REPO / "README.m
     lines = [f"Mean per-class val Acc30 and MedErr (degrees), mean ± sample standard deviation over the seeds "
              f"finished (column n); control, image-only network and teacher {args.epochs} epochs; students "
              f"{args.student_epochs} epochs from the set's teacher of {args.teacher_epochs} epochs (seed "
-             f"{args.teacher_seed}; the zero-shot student from the zero-shot teacher of its seed); input 32, batch 32, Adam 1e-3, cosine "
+             f"{args.teacher_seed}; the zero-shot student from the zero-shot teacher of its seed); input 32, batch 32, "
+             "Adam 1e-3, cosine "
              f"decay, no augmentation. Training and per-epoch evaluation took {minutes:.0f} min on this machine "
              "(the sum of the runs' epoch times).", ""]
     for name, runs in results.items():

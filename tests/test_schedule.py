@@ -1,7 +1,8 @@
 import pytest
 import torch
 
-from engine.schedule import lr_factor, make_scheduler
+from engine.options import train_parser
+from engine.schedule import lr_factor, make_optimizer, make_scheduler
 from dataset.transforms import Augmentation
 from model.estimator import build_model
 
@@ -53,3 +54,29 @@ def test_initialisations_differ_only_where_the_reference_says():
     assert torch.all(reference.compress[0].bias == 0)
     with pytest.raises(ValueError, match="unknown initialisation"):
         build_model(IMAGE_NET, init="xavier")
+
+
+@pytest.mark.parametrize("name, decay_norm_bias, weight, bias", [
+    ("adamw", True, 0.95, 0.95),   # decoupled: p <- p (1 - lr wd), whatever the gradient
+    ("adamw", False, 0.95, 1.0),   # the bias (one-dimensional) is not decayed
+    ("adam", True, 0.9, 0.9),      # L2 in the gradient: Adam's first step moves by lr whatever wd is
+    ("adam", False, 0.9, 1.0),
+])
+def test_optimizer_weight_decay_at_known_values(name, decay_norm_bias, weight, bias):
+    layer = torch.nn.Linear(2, 2)
+    torch.nn.init.ones_(layer.weight), torch.nn.init.ones_(layer.bias)
+    optimizer = make_optimizer(layer.parameters(), name, lr=0.1, weight_decay=0.5, decay_norm_bias=decay_norm_bias)
+    for p in layer.parameters():
+        p.grad = torch.zeros_like(p)  # only the weight decay moves the parameters
+    optimizer.step()
+    assert layer.weight.detach() == pytest.approx(torch.full((2, 2), weight), abs=1e-6)
+    assert layer.bias.detach() == pytest.approx(torch.full((2,), bias), abs=1e-6)
+
+
+def test_optimizer_flags():
+    args = train_parser().parse_args(["--optimizer", "adamw", "--no_decay_norm_bias"])
+    assert (args.optimizer, args.decay_norm_bias) == ("adamw", False)
+    args = train_parser().parse_args([])
+    assert (args.optimizer, args.decay_norm_bias) == ("adam", True)  # the reference's
+    with pytest.raises(ValueError, match="unknown optimizer"):
+        make_optimizer([torch.nn.Parameter(torch.zeros(1))], "sgd")
