@@ -56,7 +56,8 @@ def predict_pose(model, checkpoint, image, box, device, cloud=None, seed: int = 
     if model.kind == "teacher":
         if cloud is None:
             raise InputError("this checkpoint is a teacher: it needs the object's point cloud (--pointcloud PLY)")
-        points = torch.from_numpy(prepare_points(cloud, data_args.get("point_num", 2500), rng))[None].to(device)
+        points = torch.from_numpy(prepare_points(cloud, data_args.get("point_num", 2500), rng,
+                                                 norm=data_args.get("point_norm", "minmax")))[None].to(device)
     out = model(normalize_batch(crop[None].to(device)), points)
     codec = ViewpointCodec(360 // checkpoint["model_args"]["num_bins"][0])
     label = codec.decode(out["outputs"])[0].cpu().numpy()

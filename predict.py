@@ -139,7 +139,8 @@ def main(argv=None):
             raise InputError(f"{args.model} is a teacher: it needs the objects' point cloud (--pointcloud PLY)")
         cloud = read_ply_points(args.pointcloud)
         points = torch.from_numpy(prepare_points(cloud, data_args.get("point_num", 2500),
-                                                 np.random.default_rng(args.seed)))[None].to(device)
+                                                 np.random.default_rng(args.seed),
+                                                 norm=data_args.get("point_norm", "minmax")))[None].to(device)
     codec = ViewpointCodec(360 // checkpoint["model_args"]["num_bins"][0])
     items, problems = read_inputs(Path(args.images))
     for problem in problems:

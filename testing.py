@@ -37,7 +37,7 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
     parser.add_argument("--model", required=True, help="checkpoint to evaluate")
     parser.add_argument("--output_dir", default=None, help="where the result files go (default: beside the checkpoint)")
     parser.add_argument("--img_feature_dim", type=int, default=None, help="checked against the checkpoint if given")
-    parser.set_defaults(shape=FROM_CHECKPOINT, input_dim=None, point_num=None, bin_size=None)
+    parser.set_defaults(shape=FROM_CHECKPOINT, input_dim=None, point_num=None, point_norm=None, bin_size=None)
     return parser
 
 
@@ -59,6 +59,7 @@ def resolve_settings(args, checkpoint) -> None:
     args.shape = "PointCloud" if kind == "teacher" else None
     args.input_dim = args.input_dim or trained.get("input_dim", 224)
     args.point_num = args.point_num or trained.get("point_num", 2500)
+    args.point_norm = args.point_norm or trained.get("point_norm", "minmax")
 
 
 def write_outputs(output_dir: Path, dataset, result: dict) -> None:

@@ -43,7 +43,8 @@ from model.pose_loss import PoseLoss
 def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description="3DAug-Pose stage 2: distil the teacher into an image-only student",
                                      parents=[data_parser(), train_parser()], add_help=add_help)
-    parser.set_defaults(n_epoch=60, decrease=44, output_dir="save_models", input_dim=None, point_num=None)
+    parser.set_defaults(n_epoch=60, decrease=44, output_dir="save_models", input_dim=None, point_num=None,
+                        point_norm=None)
     g = parser.add_argument_group("teacher")
     g.add_argument("--teacher_model", required=True, help="the teacher's checkpoint (from training.py)")
     g.add_argument("--teacher_feature", default="fused", choices=["fused", "image"],
@@ -96,6 +97,7 @@ def load_teacher(args, device):
     trained = checkpoint.get("data_args", {})
     args.input_dim = args.input_dim or trained.get("input_dim", 224)
     args.point_num = args.point_num or trained.get("point_num", 2500)
+    args.point_norm = args.point_norm or trained.get("point_norm", "minmax")
     return freeze(teacher.to(device)), model_args
 
 

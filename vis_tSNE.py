@@ -57,7 +57,7 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
     parser.add_argument("--pca_dim", type=int, default=50, help="PCA components before t-SNE")
     parser.add_argument("--perplexity", type=float, default=30.0)
     parser.add_argument("--output_dir", default="vis_feat")
-    parser.set_defaults(shape=None, input_dim=None, point_num=None, seed=0)
+    parser.set_defaults(shape=None, input_dim=None, point_num=None, point_norm=None, seed=0)
     return parser
 
 
@@ -115,7 +115,8 @@ def main(argv=None):
         model = network_from_checkpoint(checkpoint, path).to(device)
         shape = "PointCloud" if model_args["kind"] == "teacher" else None
         settings = argparse.Namespace(**{**vars(args), "input_dim": args.input_dim or trained.get("input_dim", 224),
-                                         "point_num": args.point_num or trained.get("point_num", 2500)})
+                                         "point_num": args.point_num or trained.get("point_num", 2500),
+                                         "point_norm": args.point_norm or trained.get("point_norm", "minmax")})
         dataset = make_dataset(settings, args.split, shape)
         rng = np.random.default_rng(args.seed)
         indices = np.arange(len(dataset))

@@ -2,8 +2,11 @@
 
 A cloud is stored in the CAD frame (z up) as ``pointcloud/<cat>/<NN>/compressed.ply`` with 5000 points. Each
 access draws ``point_num`` of them, optionally rotates about +z (canonical-frame randomisation) and mirrors
-(x -> -x, for a horizontally flipped image), then normalises with scalars as the reference does: subtract the
-minimum over all coordinates, divide by the maximum of the result (the cloud lands in [0, 1], aspect kept).
+(x -> -x, for a horizontally flipped image), then normalises (``--point_norm``): ``minmax``, with scalars as the
+reference does (subtract the minimum over all coordinates, divide by the maximum of the result: the cloud lands
+in [0, 1], aspect kept, but off-centre by an amount that depends on its shape and rotation), or ``sphere``
+(subtract the centre of the bounding box, divide by the largest distance from it: the cloud fills the unit
+ball, centred at the origin).
 """
 from __future__ import annotations
 
@@ -13,6 +16,9 @@ import numpy as np
 from plyfile import PlyData
 
 from auxiliary.errors import InputError
+
+
+POINT_NORMS = ("minmax", "sphere")
 
 
 class PointCloudError(InputError):
@@ -63,14 +69,20 @@ def mirror_x(points: np.ndarray) -> np.ndarray:
     return points * np.array([-1.0, 1.0, 1.0], dtype=points.dtype)
 
 
-def normalize_points(points: np.ndarray) -> np.ndarray:
-    """Scalar min-max normalisation of the reference: (p - min) / max(p - min) over all coordinates."""
-    shifted = points - points.min()
-    return shifted / max(float(shifted.max()), 1e-12)
+def normalize_points(points: np.ndarray, norm: str = "minmax") -> np.ndarray:
+    """Normalise (N, 3) points: ``minmax`` (the reference's scalar (p - min) / max(p - min) over all coordinates)
+    or ``sphere`` (centred on the bounding box, scaled into the unit ball)."""
+    if norm == "minmax":
+        shifted = points - points.min()
+        return shifted / max(float(shifted.max()), 1e-12)
+    if norm == "sphere":
+        centred = points - (points.min(axis=0) + points.max(axis=0)) / 2
+        return centred / max(float(np.linalg.norm(centred, axis=1).max()), 1e-12)
+    raise ValueError(f"unknown point normalisation {norm!r}; choose from {', '.join(POINT_NORMS)}")
 
 
 def prepare_points(cloud: np.ndarray, point_num: int, rng: np.random.Generator, mirror: bool = False,
-                   rotation_deg: float = 0.0, path=None) -> np.ndarray:
+                   rotation_deg: float = 0.0, path=None, norm: str = "minmax") -> np.ndarray:
     """Sample, transform and normalise a cached cloud -> float32 (3, point_num), the teacher's input."""
     if cloud.shape[0] < point_num:
         raise PointCloudError(f"point cloud {path or ''} has {cloud.shape[0]} points, fewer than --point_num {point_num}")
@@ -81,6 +93,4 @@ def prepare_points(cloud: np.ndarray, point_num: int, rng: np.random.Generator, 
         points = rotate_z(points.T, rotation_deg).T
     if mirror:
         points[0] *= -1.0
-    points -= points.min()
-    points /= max(float(points.max()), 1e-12)
-    return np.ascontiguousarray(points, dtype=np.float32)
+    return np.ascontiguousarray(normalize_points(points.T, norm).T, dtype=np.float32)

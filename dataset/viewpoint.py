@@ -29,7 +29,7 @@ from auxiliary.angles import raw_to_label, wrap_inplane
 from auxiliary.errors import InputError
 from dataset.annotations import AnnotationError, AnnotationTable, shape_path
 from dataset.classes import dataset_info
-from dataset.pointcloud import PointCloudError, prepare_points, read_ply_points
+from dataset.pointcloud import POINT_NORMS, PointCloudError, prepare_points, read_ply_points
 from dataset.transforms import Augmentation, ImageError, crop_view, load_view
 
 RANDOM_RANGES = {0: (-8, 8), 1: (-17, 17), 2: (0, 71)}  # steps of 5 degrees
@@ -59,7 +59,7 @@ class ViewpointDataset(Dataset):
                  augment: Augmentation | bool | None = None, random_frame: bool = False, random_range: int = 0,
                  novel: bool = False, keypoint: bool = False, shot: int | None = None, seed: int = 0,
                  classes=None, skip_bad: bool = False, novel_classes=None, eval_classes=None,
-                 table: str | None = None):
+                 table: str | None = None, point_norm: str = "minmax"):
         self.root = Path(root)
         self.info = dataset_info(dataset)
         self.split = split
@@ -69,6 +69,9 @@ class ViewpointDataset(Dataset):
             raise ValueError(f"{dataset} is an evaluation-only dataset; train on Pascal3D and test on it")
         self.shape, self.shape_dir = shape, shape_dir
         self.input_dim, self.point_num, self.seed = input_dim, point_num, seed
+        if point_norm not in POINT_NORMS:
+            raise ValueError(f"point_norm must be one of {', '.join(POINT_NORMS)}, not {point_norm!r}")
+        self.point_norm = point_norm
         if augment is None or augment is True:
             augment = Augmentation() if split == "train" else Augmentation.none()
         self.augment = augment or Augmentation.none()
@@ -226,7 +229,7 @@ class ViewpointDataset(Dataset):
             cloud_path = self.cloud_keys[index]
             sample["points"] = torch.from_numpy(prepare_points(self.clouds[cloud_path], self.point_num, rng,
                                                                mirror=flipped, rotation_deg=frame_rotation,
-                                                               path=cloud_path))
+                                                               path=cloud_path, norm=self.point_norm))
         return sample
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 
 from dataset.classes import DATASETS, parse_class_list
+from dataset.pointcloud import POINT_NORMS
 from dataset.transforms import AUGMENTATIONS
 from model.encoders import IMAGE_BACKBONES
 from engine.schedule import OPTIMIZERS, SCHEDULES
@@ -30,6 +31,9 @@ def data_parser() -> argparse.ArgumentParser:
     g.add_argument("--shape_dir", default="pointcloud", help="folder of <cat>/<NN>/compressed.ply under the root")
     g.add_argument("--input_dim", type=int, default=224, help="side of the square network input")
     g.add_argument("--point_num", type=int, default=2500, help="points sampled from each cloud")
+    g.add_argument("--point_norm", default="minmax", choices=POINT_NORMS,
+                   help="cloud normalisation: minmax (the reference's scalar min-max into [0, 1]) or sphere "
+                        "(centred, in the unit ball); a trained network's own is read from its checkpoint")
     g.add_argument("--bin_size", type=int, default=15, help="angle bin width in degrees")
     g.add_argument("--novel", action="store_true", help="zero-shot protocol: train without the novel classes")
     g.add_argument("--novel_classes", type=parse_class_list, default=None, metavar="A,B,C",

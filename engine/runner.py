@@ -33,7 +33,8 @@ from auxiliary.plots import plot_curves
 def data_args(args) -> dict:
     """The data settings a checkpoint needs to be evaluated as it was trained."""
     return {"dataset": args.dataset, "input_dim": args.input_dim, "point_num": args.point_num,
-            "bin_size": args.bin_size, "shape_dir": args.shape_dir}
+            "point_norm": getattr(args, "point_norm", None) or "minmax", "bin_size": args.bin_size,
+            "shape_dir": args.shape_dir}
 
 
 def network_file(model, model_args, args, **extra) -> dict:

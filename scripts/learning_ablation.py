@@ -70,6 +70,8 @@ RUNS = {
                             OURS + TEACHER + ["--fusion", "linear", "--contrast_weight", "0"]),
     "teacher_linear_points1000": ("teacher, linear fusion, 1000 points (250 above)", "training.py",
                                   OURS + TEACHER + ["--fusion", "linear", "--point_num", "1000"]),
+    "teacher_linear_sphere": ("teacher, linear fusion, clouds centred in the unit ball (`--point_norm sphere`)",
+                              "training.py", OURS + TEACHER + ["--fusion", "linear", "--point_norm", "sphere"]),
     "student_pose": ("student, pose loss only", "trainingKD.py", STUDENT + ["--beta", "0"]),
     "student_crd_tau0.5": ("student, CRD (NCE, tau 0.5: the README's recipe)", "trainingKD.py",
                            STUDENT + ["--crd", "--tau", "0.5", "--weighting", "linear"]),

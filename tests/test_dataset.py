@@ -230,3 +230,22 @@ def test_large_jpeg_is_decoded_at_reduced_size_with_the_same_crop(tmp_path):
     png = tmp_path / "big.png"
     Image.fromarray(pixels).save(png)
     assert load_view(png, box, 64)[1] == 1.0  # only JPEG has a reduced decode
+
+
+def test_sphere_normalisation_centres_the_cloud_in_the_unit_ball():
+    points = np.array([[0.0, 1.0, -1.0], [2.0, 0.5, 0.0], [1.0, 0.0, 1.0]])
+    out = normalize_points(points, "sphere")
+    np.testing.assert_allclose((out.min(axis=0) + out.max(axis=0)) / 2, 0, atol=1e-12)  # bounding box centred
+    assert np.linalg.norm(out, axis=1).max() == pytest.approx(1)
+    # centre (1, 0.5, 0); the first point, at distance 1.5, is the farthest
+    np.testing.assert_allclose(out[0], np.array([-1.0, 0.5, -1.0]) / 1.5)
+    cloud = rng.normal(size=(100, 3)).astype(np.float32) + 5  # far from the origin
+    minmax = prepare_points(cloud, 60, np.random.default_rng(0))
+    sphere = prepare_points(cloud, 60, np.random.default_rng(0), norm="sphere")
+    # the same 60 points, only normalised differently: an affine map (one scale, one shift per axis) of each other
+    scale = np.ptp(sphere, axis=1) / np.ptp(minmax, axis=1)
+    assert scale == pytest.approx(np.full(3, scale[0]))
+    np.testing.assert_allclose(sphere, scale[0] * minmax - (scale[0] * minmax).mean(axis=1, keepdims=True)
+                               + sphere.mean(axis=1, keepdims=True), atol=1e-5)
+    with pytest.raises(ValueError, match="unknown point normalisation"):
+        normalize_points(points, "unit")

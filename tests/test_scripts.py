@@ -89,3 +89,20 @@ def test_few_shot_fine_tuning_starts_from_a_base_class_model(synthetic_root, tmp
     with pytest.raises(CheckpointError, match="holds a teacher"):
         train(synthetic_root, tmp_path / "bad", "--n_epoch", "1", "--model", str(base / "model_best.pth"),
               "--shape", "None")
+
+
+def test_point_norm_and_optimizer_flags_reach_the_checkpoint_and_testing(synthetic_root, tmp_path):
+    out = train(synthetic_root, tmp_path / "run", "--n_epoch", "1", "--point_norm", "sphere", "--optimizer", "adamw",
+                "--no_decay_norm_bias")
+    assert load_checkpoint(out / "model_best.pth")["data_args"]["point_norm"] == "sphere"
+    assert [g["weight_decay"] for g in load_checkpoint(out / "checkpoint.pth")["optimizer"]["param_groups"]] == \
+        [5e-4, 0.0]
+
+    def errors(*extra):  # testing.py's per-sample errors (the point sampling is seeded, so runs are comparable)
+        result = testing.main(["--data_dir", str(synthetic_root), "--model", str(out / "model_best.pth"),
+                               "--output_dir", str(tmp_path / "test"), "--workers", "0", *extra])
+        return result["errors"]
+
+    # testing.py takes the normalisation from the checkpoint: the same errors as with --point_norm sphere
+    np.testing.assert_array_equal(errors(), errors("--point_norm", "sphere"))
+    assert not np.array_equal(errors(), errors("--point_norm", "minmax"))
