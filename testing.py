@@ -5,7 +5,8 @@
 
 Writes ``predictions.csv`` (one row per sample; raw annotation angles in degrees), ``results.csv`` and
 ``results.json`` (per class n / Acc30 / MedErr, then the mean over classes and the pooled figures), the
-figures ``per_class.png`` and ``error_cdf.png``, and prints the table. Input size, point count and bin size come from the checkpoint unless given.
+figures ``per_class.png`` and ``error_cdf.png``, and prints the table. Input size, point count, point
+normalisation and bin size come from the checkpoint unless given.
 """
 from __future__ import annotations
 
