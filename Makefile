@@ -44,8 +44,8 @@ BENCH_OPT ?=
 bench: $(VENV)/.installed
 	$(PY) benchmarks/throughput.py $(BENCH_OPT)
 
-# The claim tables on both synthetic sets (control, image-only network, teacher, four students, zero-shot;
-# 3 seeds; resumable; generates a missing set itself) -> docs/synthetic_claims.md
+# The claim tables on both synthetic sets (control, image-only network, teacher with and without --random, four
+# students, zero-shot; 3 seeds; resumable; generates a missing set itself) -> docs/synthetic_claims.md
 reproduce-synthetic: $(VENV)/.installed
 	$(PY) scripts/synthetic_claims.py
 
