@@ -65,7 +65,8 @@ def model_parser() -> argparse.ArgumentParser:
     g.add_argument("--img_feature_dim", type=int, default=1024)
     g.add_argument("--shape_feature_dim", type=int, default=1024)
     g.add_argument("--fusion", default="linear", choices=FUSIONS,
-                   help="deform: the 3DAug 1x1-conv fusion; mlp: PoseFromShape's MLP; linear: one Linear layer")
+                   help="deform: the 3DAug 1x1-conv fusion; mlp: PoseFromShape's MLP; linear: one Linear layer; "
+                        "residual: one Linear layer plus a zero-initialised ReLU MLP")
     g.add_argument("--head", default="linear", choices=HEADS,
                    help="image-only network: mlp (the reference's 800-400-200 MLP with BatchNorm) or linear "
                         "(the backbone's last layer maps straight to the 200-d feature)")

@@ -12,8 +12,8 @@ Two sets: ``tuning`` (data/Synthetic, generator seed 0: every choice was made
 looking at it) and ``heldout`` (data/SyntheticHeldout, generator seed 1: other instances, other colours,
 other images; never looked at before a choice was fixed). The table (mean per-class val Acc30 after each
 epoch, and the median seconds per epoch on this machine) is rewritten after each run, into the file and into
-the README between its ``learning-ablation`` markers; rerunning the command skips finished runs and resumes an
-interrupted one.
+the README between its ``learning-ablation`` markers; rerunning the command skips finished runs (also those of
+earlier sessions: their metrics are kept in ``--archive``, docs/runs/learning) and resumes an interrupted one.
 """
 from __future__ import annotations
 
@@ -27,8 +27,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from auxiliary.files import atomic_write_text, read_jsonl, replace_between_markers  # noqa: E402
+from auxiliary.files import atomic_write_text, replace_between_markers  # noqa: E402
 from dataset.synthetic import ensure_synthetic  # noqa: E402
+from run_archive import finished_records, has_checkpoint  # noqa: E402
 
 SETS = {"tuning": ("data/Synthetic", 0), "heldout": ("data/SyntheticHeldout", 1)}
 BUDGET = ["--input_dim", "32", "--batch_size", "32", "--lr", "1e-3", "--workers", "2"]
@@ -90,19 +91,24 @@ DIAGNOSTICS = ("diag_cos_student", "diag_rank_student", "diag_cos_teacher", "dia
                "diag_grad_positive", "diag_grad_negative")
 
 
-def run(key: str, data_dir: str, out: Path, epochs: int, seed: int) -> list[dict]:
-    """Run (or resume, or skip when finished) one row; returns its metrics records."""
+def run(key: str, data_dir: str, out: Path, archive: Path, epochs: int, seed: int,
+        need_checkpoint: bool = False) -> None:
+    """Run (or resume, or skip when finished) one row. A finished row's metrics are archived in the repository
+    (scripts/run_archive.py); ``need_checkpoint`` (the students' teacher) trains it again when only those are
+    left."""
     _, script, flags = RUNS[key]
     flags = [f.format(teacher=out.parent / TEACHER_KEY / "model_best.pth") for f in flags]
-    records = read_jsonl(out / "metrics.jsonl")
-    if len(records) < epochs:
-        command = [script, "--dataset", "Synthetic", "--data_dir", data_dir, *BUDGET, *flags, "--seed", str(seed),
-                   "--n_epoch", str(epochs), "--output_dir", str(out)]
-        print("+ " + " ".join(command), flush=True)
-        with open(out.parent / f"{out.name}.log", "w") as log:
-            subprocess.run([sys.executable, *command], cwd=REPO, check=True, stdout=log, stderr=subprocess.STDOUT)
-        records = read_jsonl(out / "metrics.jsonl")
-    return records[:epochs]
+    done = has_checkpoint(out, epochs) if need_checkpoint else finished_records(out, archive, epochs) is not None
+    if done:
+        finished_records(out, archive, epochs)
+        return
+    out.mkdir(parents=True, exist_ok=True)
+    command = [script, "--dataset", "Synthetic", "--data_dir", data_dir, *BUDGET, *flags, "--seed", str(seed),
+               "--n_epoch", str(epochs), "--output_dir", str(out)]
+    print("+ " + " ".join(command), flush=True)
+    with open(out.parent / f"{out.name}.log", "w") as log:
+        subprocess.run([sys.executable, *command], cwd=REPO, check=True, stdout=log, stderr=subprocess.STDOUT)
+    finished_records(out, archive, epochs)
 
 
 def epochs_for(key: str, args) -> int:
@@ -115,9 +121,10 @@ def finished(args) -> dict:
     for name in SETS:  # every set, also those this invocation did not run: the table always shows all
         results[name] = {}
         for key in RUNS:
-            records = read_jsonl(REPO / args.out / name / key / "metrics.jsonl")
-            if len(records) >= epochs_for(key, args):
-                results[name][key] = records[:epochs_for(key, args)]
+            records = finished_records(REPO / args.out / name / key, REPO / args.archive / name / f"{key}.jsonl",
+                                       epochs_for(key, args))
+            if records is not None:
+                results[name][key] = records
     return results
 
 
@@ -161,6 +168,8 @@ def main(argv=None):
     parser.add_argument("--student_epochs", type=int, default=3, help="epochs of the student rows")
     parser.add_argument("--seed", type=int, default=46)
     parser.add_argument("--out", default="result/learning")
+    parser.add_argument("--archive", default="docs/runs/learning",
+                        help="finished rows' metrics, committed, so that rows add up over sessions")
     parser.add_argument("--table", default="docs/learning_ablation.md")
     parser.add_argument("--table_only", action="store_true", help="rewrite the table from finished runs; run nothing")
     args = parser.parse_args(argv)
@@ -173,9 +182,11 @@ def main(argv=None):
         data_dir, generator_seed = SETS[name]
         ensure_synthetic(REPO / data_dir, seed=generator_seed)
         for key in args.only:
-            out = REPO / args.out / name / key
-            out.mkdir(parents=True, exist_ok=True)
-            run(key, data_dir, out, epochs_for(key, args), args.seed)
+            out, archive = REPO / args.out / name / key, REPO / args.archive / name / f"{key}.jsonl"
+            if key.startswith("student") and finished_records(out, archive, epochs_for(key, args)) is None:
+                run(TEACHER_KEY, data_dir, out.parent / TEACHER_KEY, archive.parent / f"{TEACHER_KEY}.jsonl",
+                    args.epochs, args.seed, need_checkpoint=True)
+            run(key, data_dir, out, archive, epochs_for(key, args), args.seed)
             write_table(table, finished(args), args)
     print(table.read_text())
     print(f"{(time.time() - start) / 60:.1f} min")

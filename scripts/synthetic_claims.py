@@ -35,7 +35,8 @@ at the last epoch (the comparison at equal epochs), of Acc30 at the best epoch (
 paper) and of MedErr at the last epoch. It is rewritten after every run (``--table``, default
 docs/synthetic_claims.md, and the README between its ``synthetic-claims`` markers), with the time the runs took.
 Rerunning the command skips finished runs and resumes an interrupted one from its checkpoint, so the seeds can be
-spread over several sessions.
+spread over several sessions; a finished run's metrics are copied to ``--archive`` (docs/runs/claims, committed:
+scripts/run_archive.py), so that a fresh clone still counts it.
 """
 from __future__ import annotations
 
@@ -49,9 +50,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from auxiliary.files import atomic_write_text, read_jsonl, replace_between_markers  # noqa: E402
+from auxiliary.files import atomic_write_text, replace_between_markers  # noqa: E402
 from dataset.synthetic import ensure_synthetic  # noqa: E402
 from learning_ablation import BUDGET, SETS  # noqa: E402  (the same two sets and budget as the ablation)
+from run_archive import finished_records, has_checkpoint  # noqa: E402
 
 OURS = ["--augment", "none", "--schedule", "cosine", "--warmup", "0", "--print_freq", "0"]
 IMAGE = ["--img_encoder", "resnet18", "--shape", "None"]
@@ -72,6 +74,10 @@ RUNS = {
     "teacher": ("teacher (image + point cloud)", "training.py", OURS + TEACHER, "epochs", None, False),
     "teacher_random": ("teacher, canonical-frame randomisation (`--random`)", "training.py",
                        OURS + TEACHER + ["--random"], "epochs", None, False),
+    "teacher_residual": ("teacher, residual fusion (`--fusion residual`)", "training.py",
+                         OURS + TEACHER + ["--fusion", "residual"], "epochs", None, False),
+    "teacher_residual_random": ("teacher, residual fusion, `--random`", "training.py",
+                                OURS + TEACHER + ["--fusion", "residual", "--random"], "epochs", None, False),
     "kd_teacher": ("the students' teacher (image + point cloud)", "training.py", OURS + TEACHER, "teacher_epochs",
                    None, False),
     "pose": ("student, pose loss only", "trainingKD.py", OURS + STUDENT + ["--beta", "0"], "student_epochs",
@@ -95,6 +101,9 @@ RUNS = {
     "novel_teacher": ("zero-shot teacher", "training.py", OURS + TEACHER + ["--novel"], "epochs", None, True),
     "novel_teacher_random": ("zero-shot teacher, `--random`", "training.py", OURS + TEACHER + ["--novel", "--random"],
                              "epochs", None, True),
+    "novel_teacher_residual_random": ("zero-shot teacher, residual fusion, `--random`", "training.py",
+                                      OURS + TEACHER + ["--fusion", "residual", "--novel", "--random"], "epochs",
+                                      None, True),
     "novel_crd": ("zero-shot student, CRD", "trainingKD.py", OURS + STUDENT + CRD + ["--novel"],
                   "student_epochs", "novel_teacher", True),
 }
@@ -103,7 +112,8 @@ SHARED = ("kd_teacher",)  # trained once per set, not once per seed
 # the control, then zero-shot; each group over every seed and set before the next group starts
 SEARCH = ("crd_tau0.07", "crd_beta2", "crd_image")
 GROUPS = (("kd_teacher", "pose", "kl", "crd", "crd_kl"), SEARCH,
-          ("control", "baseline", "teacher", "teacher_random"), ("novel_control", "novel_teacher", "novel_teacher_random", "novel_crd"))
+          ("control", "baseline", "teacher", "teacher_random", "teacher_residual", "teacher_residual_random"),
+          ("novel_control", "novel_teacher", "novel_teacher_random", "novel_teacher_residual_random", "novel_crd"))
 
 
 def run_dir(args, name: str, seed: int, key: str) -> Path:
@@ -123,28 +133,44 @@ def command_of(key: str, args, name: str, seed: int) -> list[str]:
             "--output_dir", str(run_dir(args, name, seed, key))]
 
 
-def run(key: str, args, name: str, seed: int) -> None:
-    """Run (or resume, or skip when finished) one run."""
+def archive_file(args, name: str, seed: int, key: str) -> Path:
+    """Where a finished run's metrics are kept in the repository (scripts/run_archive.py)."""
+    return REPO / args.archive / name / (f"{key}.jsonl" if key in SHARED else f"seed{seed}/{key}.jsonl")
+
+
+def records_of(key: str, args, name: str, seed: int) -> list[dict] | None:
+    return finished_records(run_dir(args, name, seed, key), archive_file(args, name, seed, key),
+                            getattr(args, RUNS[key][3]))
+
+
+def run(key: str, args, name: str, seed: int, need_checkpoint: bool = False) -> None:
+    """Run (or resume, or skip when finished) one run; ``need_checkpoint``: a student is about to distil it,
+    so metrics kept from an earlier session are not enough and a missing checkpoint is trained again (its
+    new metrics then replace the archived ones)."""
     out = run_dir(args, name, seed, key)
-    if len(read_jsonl(out / "metrics.jsonl")) >= getattr(args, RUNS[key][3]):
+    if need_checkpoint:
+        if has_checkpoint(out, getattr(args, RUNS[key][3])):
+            records_of(key, args, name, seed)
+            return
+    elif records_of(key, args, name, seed) is not None:
         return
     out.mkdir(parents=True, exist_ok=True)
     command = command_of(key, args, name, seed)
     print("+ " + " ".join(command), flush=True)
     with open(out.with_name(f"{key}.log"), "a") as log:
         subprocess.run([sys.executable, *command], cwd=REPO, check=True, stdout=log, stderr=subprocess.STDOUT)
+    records_of(key, args, name, seed)  # archives the finished run
 
 
 def finished(args) -> dict:
-    """{set: {key: {seed: records}}} of every run finished on disk (also those of earlier invocations)."""
+    """{set: {key: {seed: records}}} of every finished run, on disk or archived (also earlier sessions')."""
     results = {}
     for name in SETS:
         for key in RUNS:
             for seed in ([args.teacher_seed] if key in SHARED else args.seeds):
-                epochs = getattr(args, RUNS[key][3])
-                records = read_jsonl(run_dir(args, name, seed, key) / "metrics.jsonl")
-                if len(records) >= epochs:
-                    results.setdefault(name, {}).setdefault(key, {})[seed] = records[:epochs]
+                records = records_of(key, args, name, seed)
+                if records is not None:
+                    results.setdefault(name, {}).setdefault(key, {})[seed] = records
     return results
 
 
@@ -195,6 +221,8 @@ def main(argv=None):
     parser.add_argument("--teacher_seed", type=int, default=1, help="seed of the teacher the students distil")
     parser.add_argument("--search_seeds", type=int, default=1, help="seeds of the CRD search rows (the first N)")
     parser.add_argument("--out", default="result/claims", help="run directories")
+    parser.add_argument("--archive", default="docs/runs/claims",
+                        help="finished runs' metrics, committed, so that seeds add up over sessions")
     parser.add_argument("--table", default="docs/synthetic_claims.md")
     parser.add_argument("--table_only", action="store_true", help="rewrite the table from finished runs; run nothing")
     args = parser.parse_args(argv)
@@ -207,8 +235,8 @@ def main(argv=None):
                 for name in args.sets:
                     for key in (k for k in group if k in args.only):
                         teacher = RUNS[key][4]
-                        if teacher:
-                            run(teacher, args, name, seed)
+                        if teacher and records_of(key, args, name, seed) is None:
+                            run(teacher, args, name, seed, need_checkpoint=True)
                         run(key, args, name, seed)
                         write_table(table, finished(args), args)
     write_table(table, finished(args), args)

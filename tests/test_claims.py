@@ -1,6 +1,7 @@
 """The claims script's bookkeeping: which runs count as finished, the table's mean ± std, the students' teacher."""
 import argparse
 import json
+import shutil
 import sys
 from pathlib import Path
 
@@ -9,14 +10,14 @@ import synthetic_claims as claims  # noqa: E402
 
 
 def fake_run(directory: Path, accs: list[float], mederr: float = 40.0) -> None:
-    directory.mkdir(parents=True)
+    directory.mkdir(parents=True, exist_ok=True)
     lines = [json.dumps({"epoch": e, "time_s": 30.0, "val": {"acc30": a, "mederr": mederr}}) for e, a in enumerate(accs)]
     (directory / "metrics.jsonl").write_text("\n".join(lines) + "\n")
 
 
 def test_the_table_averages_finished_seeds_at_the_last_epoch_and_skips_unfinished_runs(tmp_path):
-    args = argparse.Namespace(out=str(tmp_path / "runs"), seeds=[1, 2, 3], epochs=2, student_epochs=1,
-                              teacher_epochs=4, teacher_seed=1)
+    args = argparse.Namespace(out=str(tmp_path / "runs"), archive=str(tmp_path / "archive"), seeds=[1, 2, 3],
+                              epochs=2, student_epochs=1, teacher_epochs=4, teacher_seed=1)
     runs = tmp_path / "runs"
     fake_run(runs / "heldout" / "seed1" / "control", [10.0, 50.0])
     fake_run(runs / "heldout" / "seed2" / "control", [20.0, 60.0])
@@ -41,8 +42,8 @@ def test_the_table_averages_finished_seeds_at_the_last_epoch_and_skips_unfinishe
 
 
 def test_students_distil_their_sets_shared_teacher_and_zero_shot_ones_their_seeds(tmp_path):
-    args = argparse.Namespace(out="result/claims", seeds=[2], epochs=6, student_epochs=3, teacher_epochs=12,
-                              teacher_seed=1)
+    args = argparse.Namespace(out="result/claims", archive="docs/runs/claims", seeds=[2], epochs=6,
+                              student_epochs=3, teacher_epochs=12, teacher_seed=1)
     command = claims.command_of("crd", args, "tuning", 2)
     assert command[command.index("--teacher_model") + 1].endswith("result/claims/tuning/kd_teacher/model_best.pth")
     assert command[command.index("--seed") + 1] == "2"
@@ -53,3 +54,33 @@ def test_students_distil_their_sets_shared_teacher_and_zero_shot_ones_their_seed
     assert teacher.endswith("result/claims/heldout/seed2/novel_teacher/model_best.pth")
     assert command[command.index("--n_epoch") + 1] == "3" and "--novel" in command
     assert command[command.index("--data_dir") + 1] == "data/SyntheticHeldout"
+
+
+def test_finished_runs_outlive_their_run_directories_and_a_needed_teacher_is_trained_again(tmp_path, monkeypatch):
+    """A fresh clone has no result/: the archived metrics still count, and a teacher a student needs is rerun."""
+    args = argparse.Namespace(out=str(tmp_path / "runs"), archive=str(tmp_path / "archive"), seeds=[1], epochs=2,
+                              student_epochs=1, teacher_epochs=2, teacher_seed=1)
+    fake_run(tmp_path / "runs" / "tuning" / "seed1" / "control", [10.0, 50.0])
+    fake_run(tmp_path / "runs" / "tuning" / "kd_teacher", [40.0, 80.0])
+    assert set(claims.finished(args)["tuning"]) == {"control", "kd_teacher"}  # archives both
+    assert (tmp_path / "archive" / "tuning" / "seed1" / "control.jsonl").is_file()
+    assert (tmp_path / "archive" / "tuning" / "kd_teacher.jsonl").is_file()
+    shutil.rmtree(tmp_path / "runs")                                           # a new session's checkout
+    results = claims.finished(args)["tuning"]
+    assert [r["val"]["acc30"] for r in results["control"][1]] == [10.0, 50.0]
+    launched = []
+
+    def fake_subprocess_run(command, **kwargs):  # the teacher "trains": it writes its metrics and weights
+        launched.append(command[1])
+        out = Path(command[command.index("--output_dir") + 1])
+        fake_run(out, [45.0, 82.0])
+        (out / "model_best.pth").write_bytes(b"weights")
+    monkeypatch.setattr(claims.subprocess, "run", fake_subprocess_run)
+    claims.run("control", args, "tuning", 1)                                   # archived: nothing to do
+    claims.run("kd_teacher", args, "tuning", 1)                                # archived and no student asks
+    assert launched == []
+    claims.run("kd_teacher", args, "tuning", 1, need_checkpoint=True)          # a student needs its weights
+    assert launched == ["training.py"]
+    assert [r["val"]["acc30"] for r in claims.finished(args)["tuning"]["kd_teacher"][1]] == [45.0, 82.0]
+    claims.run("kd_teacher", args, "tuning", 1, need_checkpoint=True)          # now on disk: not again
+    assert launched == ["training.py"]

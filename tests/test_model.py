@@ -7,6 +7,7 @@ import torch
 from auxiliary.angles import ViewpointCodec
 from auxiliary.checkpoint import CheckpointError, load_weights
 from model.estimator import ImageEstimator, PoseEstimator, build_model, model_args_from
+from model.fusion import build_fusion
 from model.infonce import InfoNCE
 from model.pose_loss import PoseLoss
 
@@ -20,7 +21,7 @@ def flags(**kw):
     return types.SimpleNamespace(**base)
 
 
-@pytest.mark.parametrize("fusion", ["deform", "mlp", "linear"])
+@pytest.mark.parametrize("fusion", ["deform", "mlp", "linear", "residual"])
 def test_teacher_outputs_and_gradients_reach_both_encoders(fusion):
     torch.manual_seed(0)
     model = build_model(model_args_from(flags(fusion=fusion)))
@@ -35,6 +36,30 @@ def test_teacher_outputs_and_gradients_reach_both_encoders(fusion):
     for encoder in (model.image_encoder, model.shape_encoder):
         grads = [p.grad for p in encoder.parameters()]
         assert all(g is not None for g in grads) and sum(g.abs().sum() for g in grads) > 0
+
+
+def test_residual_fusion_starts_as_its_linear_layer_and_learns_what_a_linear_fusion_cannot():
+    """The pose must depend on image and shape together (here: the sign of their product, as turning the azimuth
+    by the frame a randomised cloud gives): a linear fusion before linear heads only adds the two, so it stays
+    at chance, while the residual fusion, which starts out equal to its linear layer, fits it."""
+    torch.manual_seed(0)
+    fusion = build_fusion("residual", 4, 8)
+    x = torch.randn(5, 4)
+    assert torch.equal(fusion(x), fusion.linear(x))
+    image, shape = torch.randn(512, 2), torch.randn(512, 2)
+    target = ((image[:, 0] * shape[:, 0]) > 0).long()
+    accuracy = {}
+    for name in ("linear", "residual"):
+        torch.manual_seed(0)
+        net = torch.nn.Sequential(build_fusion(name, 4, 16), torch.nn.Linear(16, 2))
+        optimizer = torch.optim.Adam(net.parameters(), lr=1e-2)
+        features = torch.cat([shape, image], dim=1)
+        for _ in range(300):
+            optimizer.zero_grad()
+            torch.nn.functional.cross_entropy(net(features), target).backward()
+            optimizer.step()
+        accuracy[name] = (net(features).argmax(1) == target).float().mean().item()
+    assert accuracy["linear"] < 0.65 and accuracy["residual"] > 0.9, accuracy
 
 
 def test_image_only_estimator_and_bin_size():
