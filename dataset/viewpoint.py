@@ -78,6 +78,9 @@ class ViewpointDataset(Dataset):
         if random_range not in RANDOM_RANGES:
             raise ValueError(f"random_range must be one of {sorted(RANDOM_RANGES)}")
         self.random_frame, self.random_range = random_frame, random_range
+        # a fixed turn of every cloud (and of its azimuth label) in any split: a probe of whether a teacher reads
+        # its cloud's frame (scripts/shape_reliance.py); 0 in training and evaluation
+        self.frame_turn = 0.0
 
         table_path = self.root / (table or self.info.table)
         if not self.root.is_dir() or not table_path.is_file():
@@ -190,8 +193,10 @@ class ViewpointDataset(Dataset):
         return len(self.rows)
 
     def labels(self) -> np.ndarray:
-        """Label-space angles of every item without augmentation, (N, 3) float64."""
-        return np.stack(raw_to_label(*self.raw_angles.T), axis=1)
+        """Label-space angles of every item without augmentation (with ``frame_turn``), (N, 3) float64."""
+        raw = self.raw_angles.copy()
+        raw[self.randomizable, 0] += self.frame_turn
+        return np.stack(raw_to_label(*raw.T), axis=1)
 
     def shape_file(self, index: int) -> Path:
         return shape_path(self.root, self.shape_dir, self.cats[index], self.cad_index[index])
@@ -201,11 +206,11 @@ class ViewpointDataset(Dataset):
         rng = np.random.default_rng([self.seed, epoch, index])
         azimuth, elevation, inplane = self.raw_angles[index]
 
-        frame_rotation = 0.0
+        frame_rotation = float(self.frame_turn) if self.randomizable[index] else 0.0
         if self.random_frame and self.split == "train" and self.randomizable[index]:
             low, high = RANDOM_RANGES[self.random_range]
-            frame_rotation = 5.0 * int(rng.integers(low, high + 1))
-            azimuth += frame_rotation  # rotating the model frame by +d about z turns azimuth a into a + d
+            frame_rotation += 5.0 * int(rng.integers(low, high + 1))
+        azimuth += frame_rotation  # rotating the model frame by +d about z turns azimuth a into a + d
 
         path = f"{self.root}/{self.im_paths[index]}"
         try:

@@ -12,8 +12,12 @@ Evaluates a teacher checkpoint on the val split three times, changing only the c
 
 If the figures barely move, the teacher predicts the pose from the image alone and the cloud is dead weight;
 if they collapse with another class's cloud, the teacher uses the cloud (to know what it is looking at, or
-where the object's frame is). The swaps are drawn with ``--seed``. Prints the table and writes it as JSON with
-``--output``.
+where the object's frame is). The swaps are drawn with ``--seed``.
+
+A fourth row, ``turned``, gives each sample its own cloud turned about the vertical axis by ``--turn`` degrees
+(default 30) and turns its azimuth label with it, as canonical-frame randomisation (``--random``) does in
+training: a teacher that reads the frame from its cloud keeps its accuracy, one that ignores the cloud is then
+wrong by the turn. Prints the table and writes it as JSON with ``--output``.
 """
 from __future__ import annotations
 
@@ -67,6 +71,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      parents=[testing.get_args_parser(add_help=False)])
     parser.add_argument("--output", default=None, help="write the table here as JSON")
+    parser.add_argument("--turn", type=float, default=30.0,
+                        help="degrees the clouds and azimuth labels turn by in the last row")
     args = parser.parse_args(argv)
     device = resolve_device(args.device)
     checkpoint = load_checkpoint(args.model)
@@ -82,8 +88,13 @@ def main(argv=None):
         loader = make_loader(dataset, args.batch_size, args.workers, False, device)  # workers see the new keys
         table = evaluate(model, loader, ViewpointCodec(args.bin_size), device)["table"]["mean"]
         rows[swap] = {"acc30": table["acc30"], "mederr": table["mederr"], "kept": kept}
-    dataset.cloud_keys = own
-    print(f"{args.model} on the val split of {args.dataset} ({len(dataset)} samples)")
+    dataset.cloud_keys, dataset.frame_turn = own, args.turn
+    loader = make_loader(dataset, args.batch_size, args.workers, False, device)
+    table = evaluate(model, loader, ViewpointCodec(args.bin_size), device)["table"]["mean"]
+    rows["turned"] = {"acc30": table["acc30"], "mederr": table["mederr"], "kept": int((~dataset.randomizable).sum())}
+    dataset.frame_turn = 0.0
+    print(f"{args.model} on the val split of {args.dataset} ({len(dataset)} samples; turned: clouds and azimuth "
+          f"labels by {args.turn:g} degrees, except the {rows['turned']['kept']} of rotationally symmetric classes)")
     print(f"{'cloud given':<14}{'Acc30':>8}{'MedErr':>9}{'kept':>7}")
     for swap, row in rows.items():
         print(f"{swap:<14}{row['acc30']:8.2f}{row['mederr']:9.2f}{row['kept']:7d}")

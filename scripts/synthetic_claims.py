@@ -11,19 +11,22 @@ budget as scripts/learning_ablation.py but with the learning rate decayed):
 
 * ``control``: benchmarks/plain_loop.py, a plain torchvision resnet18 classifier (``--epochs`` epochs);
 * ``baseline``: the image-only network, ``training.py --shape None`` (``--epochs``);
-* ``teacher``: image + point cloud, ``training.py --shape PointCloud`` (``--epochs``);
+* ``teacher``: image + point cloud, ``training.py --shape PointCloud --fusion linear`` (``--epochs``);
 * ``teacher_random``: the same with canonical-frame randomisation (``--random``: the cloud and the azimuth label
   turn together by up to 40 degrees in training, so the pose can only be read against the shape; the original
   README trains its teachers so);
+* ``teacher_residual`` (and ``_random``): the same with ``--fusion residual`` (a zero-initialised ReLU MLP beside
+  the linear fusion: with linear heads, a linear fusion only adds an image term and a shape term, so the shape
+  cannot change how the image is read, nor turn the azimuth by a randomised frame);
 * ``kd_teacher``: the same teacher trained for ``--teacher_epochs`` (default 12) epochs, once per set (seed
   ``--teacher_seed``), so that the students distil a strong teacher;
 * four image-only students of it (``--student_epochs``), one per seed: the pose loss only; KL distillation
   (the public reference's recipe: 0.25 pose + 0.75 KL on the six heads + 0.75 KL on the embeddings); CRD
   (the README's recipe, NCE, tau 0.5, pose-weighted negatives); CRD + the KL recipe;
-* zero-shot: the control and a teacher (also with ``--random``) trained without the novel classes (bed, guitar,
-  mug), and a CRD student distilled from the teacher without ``--random``, all scored on the novel classes only
-  (where the shape should matter most: the
-  image alone cannot know the canonical frame of a class it never saw).
+* zero-shot: the control and a teacher (also with ``--random``, and with the residual fusion) trained without
+  the novel classes (bed, guitar, mug), and a CRD student distilled from the teacher without ``--random``, all
+  scored on the novel classes only (where the shape should matter most: the image alone cannot know the
+  canonical frame of a class it never saw).
 
 Three single-change variants of the CRD student search for a better recipe (tau 0.07, beta 2, the teacher's
 image feature; the first ``--search_seeds`` seeds, default 1).
@@ -57,8 +60,10 @@ from run_archive import finished_records, has_checkpoint  # noqa: E402
 
 OURS = ["--augment", "none", "--schedule", "cosine", "--warmup", "0", "--print_freq", "0"]
 IMAGE = ["--img_encoder", "resnet18", "--shape", "None"]
-TEACHER = ["--img_encoder", "resnet18", "--shape", "PointCloud", "--img_feature_dim", "256",
-           "--shape_feature_dim", "256", "--point_num", "250"]
+SHAPE = ["--img_encoder", "resnet18", "--shape", "PointCloud", "--img_feature_dim", "256",
+         "--shape_feature_dim", "256", "--point_num", "250"]
+TEACHER = SHAPE + ["--fusion", "linear"]  # the fusion pinned, so that a row means the same whatever the default
+RESIDUAL = SHAPE + ["--fusion", "residual"]
 STUDENT = ["--student_encoder", "resnet18", "--nce_k", "1024", "--teacher_model", "{teacher}"]
 KL = ["--alpha", "0.25", "--gamma", "0.75", "--kd_T", "1", "--embed_kl", "0.75"]
 CRD = ["--crd", "--tau", "0.5", "--weighting", "linear"]
@@ -75,9 +80,9 @@ RUNS = {
     "teacher_random": ("teacher, canonical-frame randomisation (`--random`)", "training.py",
                        OURS + TEACHER + ["--random"], "epochs", None, False),
     "teacher_residual": ("teacher, residual fusion (`--fusion residual`)", "training.py",
-                         OURS + TEACHER + ["--fusion", "residual"], "epochs", None, False),
+                         OURS + RESIDUAL, "epochs", None, False),
     "teacher_residual_random": ("teacher, residual fusion, `--random`", "training.py",
-                                OURS + TEACHER + ["--fusion", "residual", "--random"], "epochs", None, False),
+                                OURS + RESIDUAL + ["--random"], "epochs", None, False),
     "kd_teacher": ("the students' teacher (image + point cloud)", "training.py", OURS + TEACHER, "teacher_epochs",
                    None, False),
     "pose": ("student, pose loss only", "trainingKD.py", OURS + STUDENT + ["--beta", "0"], "student_epochs",
@@ -101,9 +106,10 @@ RUNS = {
     "novel_teacher": ("zero-shot teacher", "training.py", OURS + TEACHER + ["--novel"], "epochs", None, True),
     "novel_teacher_random": ("zero-shot teacher, `--random`", "training.py", OURS + TEACHER + ["--novel", "--random"],
                              "epochs", None, True),
+    "novel_teacher_residual": ("zero-shot teacher, residual fusion", "training.py", OURS + RESIDUAL + ["--novel"],
+                               "epochs", None, True),
     "novel_teacher_residual_random": ("zero-shot teacher, residual fusion, `--random`", "training.py",
-                                      OURS + TEACHER + ["--fusion", "residual", "--novel", "--random"], "epochs",
-                                      None, True),
+                                      OURS + RESIDUAL + ["--novel", "--random"], "epochs", None, True),
     "novel_crd": ("zero-shot student, CRD", "trainingKD.py", OURS + STUDENT + CRD + ["--novel"],
                   "student_epochs", "novel_teacher", True),
 }
@@ -113,7 +119,8 @@ SHARED = ("kd_teacher",)  # trained once per set, not once per seed
 SEARCH = ("crd_tau0.07", "crd_beta2", "crd_image")
 GROUPS = (("kd_teacher", "pose", "kl", "crd", "crd_kl"), SEARCH,
           ("control", "baseline", "teacher", "teacher_random", "teacher_residual", "teacher_residual_random"),
-          ("novel_control", "novel_teacher", "novel_teacher_random", "novel_teacher_residual_random", "novel_crd"))
+          ("novel_control", "novel_teacher", "novel_teacher_random", "novel_teacher_residual",
+           "novel_teacher_residual_random", "novel_crd"))
 
 
 def run_dir(args, name: str, seed: int, key: str) -> Path:

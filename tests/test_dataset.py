@@ -81,6 +81,23 @@ def test_dataset_random_frame_shifts_label_and_rotates_cloud_consistently(synthe
     assert len(set(np.round(shifts))) > 1
 
 
+def test_a_fixed_frame_turn_turns_every_val_cloud_and_azimuth_label_together(synthetic_root):
+    ds = ViewpointDataset(synthetic_root, "Synthetic", "val", shape="PointCloud", input_dim=32, point_num=400,
+                          augment=False, seed=5)
+    plain = [ds[i] for i in range(3)]
+    ds.frame_turn = 30.0
+    for i, before in enumerate(plain):
+        after = ds[i]
+        a, e, t = ds.raw_angles[i]
+        np.testing.assert_allclose(after["label"].numpy(), raw_to_label(a + 30.0, e, t), atol=1e-4)
+        assert not torch.equal(after["label"], before["label"])
+        expected = prepare_points(ds.clouds[str(ds.shape_file(i))], 400, np.random.default_rng([ds.seed, 0, i]),
+                                  rotation_deg=30.0)
+        np.testing.assert_allclose(after["points"].numpy(), expected, atol=1e-5)
+        assert torch.equal(after["image"], before["image"])
+        np.testing.assert_allclose(ds.labels()[i], after["label"].numpy(), atol=1e-4)  # what evaluation scores
+
+
 def test_real_layout_table_and_filters(real_layout):
     root, rows = real_layout
     table = AnnotationTable.read(root / "ObjectNet3D.txt")

@@ -28,12 +28,18 @@ def test_a_teacher_is_scored_with_each_swap_and_an_image_network_refused(synthet
                                                                          image_model_path, tmp_path):
     common = ["--dataset", "Synthetic", "--data_dir", str(synthetic_root), "--workers", "0"]
     rows = shape_reliance.main(common + ["--model", str(teacher_path), "--output", str(tmp_path / "r.json")])
-    assert list(rows) == list(shape_reliance.SWAPS) and (tmp_path / "r.json").is_file()
+    assert list(rows) == [*shape_reliance.SWAPS, "turned"] and (tmp_path / "r.json").is_file()
     assert all(0 <= row["acc30"] <= 100 and 0 <= row["mederr"] <= 180 for row in rows.values())
     assert rows["other class"]["kept"] == 0
     # with its own clouds it is scored exactly as testing.py scores it
     import testing
     table = testing.main(common + ["--model", str(teacher_path), "--output_dir", str(tmp_path / "test")])["table"]
     assert rows["own"]["acc30"] == table["mean"]["acc30"] and rows["own"]["mederr"] == table["mean"]["mederr"]
+    # a turn of 0 scores as the own row; a half turn moves every azimuth label, so the errors change
+    unturned = shape_reliance.main(common + ["--model", str(teacher_path), "--turn", "0"])
+    assert unturned["turned"]["acc30"] == unturned["own"]["acc30"]
+    assert unturned["turned"]["mederr"] == unturned["own"]["mederr"]
+    half_turned = shape_reliance.main(common + ["--model", str(teacher_path), "--turn", "180"])
+    assert half_turned["turned"]["mederr"] != half_turned["own"]["mederr"]
     with pytest.raises(InputError, match="image-only network"):
         shape_reliance.main(common + ["--model", str(image_model_path)])
