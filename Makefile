@@ -44,8 +44,9 @@ BENCH_OPT ?=
 bench: $(VENV)/.installed
 	$(PY) benchmarks/throughput.py $(BENCH_OPT)
 
-# The claim tables on both synthetic sets (control, image-only network, teacher with and without --random, four
-# students, zero-shot; 3 seeds; resumable; generates a missing set itself) -> docs/synthetic_claims.md
+# The claim tables on both synthetic sets (control, image-only network, teachers with the linear and the residual
+# fusion, with and without --random, four students, zero-shot; 3 seeds; resumable, also across sessions through
+# the metrics archived in docs/runs/claims; generates a missing set itself) -> docs/synthetic_claims.md
 reproduce-synthetic: $(VENV)/.installed
 	$(PY) scripts/synthetic_claims.py
 
