@@ -3,7 +3,7 @@
     python scripts/shape_reliance.py --dataset Synthetic --model result/teacher/model_best.pth
     python scripts/shape_reliance.py --dataset Synthetic --data_dir data/SyntheticHeldout --model ... --output r.json
 
-Evaluates a teacher checkpoint on the val split three times, changing only the cloud each sample is given:
+Evaluates a teacher checkpoint on the val split four times, changing only the cloud each sample is given:
 
 * ``own``: the sample's own cloud (what testing.py does);
 * ``same class``: the cloud of another instance of the same class (samples of a class with one instance keep
@@ -82,16 +82,17 @@ def main(argv=None):
     model = network_from_checkpoint(checkpoint, args.model).to(device)
     dataset = make_dataset(args, "val", "PointCloud")
     own, rng = list(dataset.cloud_keys), np.random.default_rng(args.seed)
+    def score(kept: int) -> dict:
+        loader = make_loader(dataset, args.batch_size, args.workers, False, device)  # workers see the new keys
+        table = evaluate(model, loader, ViewpointCodec(args.bin_size), device)["table"]["mean"]
+        return {"acc30": table["acc30"], "mederr": table["mederr"], "kept": kept}
+
     rows = {}
     for swap in SWAPS:
         dataset.cloud_keys, kept = swapped_keys(own, dataset.cats, swap, rng)
-        loader = make_loader(dataset, args.batch_size, args.workers, False, device)  # workers see the new keys
-        table = evaluate(model, loader, ViewpointCodec(args.bin_size), device)["table"]["mean"]
-        rows[swap] = {"acc30": table["acc30"], "mederr": table["mederr"], "kept": kept}
+        rows[swap] = score(kept)
     dataset.cloud_keys, dataset.frame_turn = own, args.turn
-    loader = make_loader(dataset, args.batch_size, args.workers, False, device)
-    table = evaluate(model, loader, ViewpointCodec(args.bin_size), device)["table"]["mean"]
-    rows["turned"] = {"acc30": table["acc30"], "mederr": table["mederr"], "kept": int((~dataset.randomizable).sum())}
+    rows["turned"] = score(int((~dataset.randomizable).sum()))
     dataset.frame_turn = 0.0
     print(f"{args.model} on the val split of {args.dataset} ({len(dataset)} samples; turned: clouds and azimuth "
           f"labels by {args.turn:g} degrees, except the {rows['turned']['kept']} of rotationally symmetric classes)")
