@@ -84,3 +84,25 @@ def test_finished_runs_outlive_their_run_directories_and_a_needed_teacher_is_tra
     assert [r["val"]["acc30"] for r in claims.finished(args)["tuning"]["kd_teacher"][1]] == [45.0, 82.0]
     claims.run("kd_teacher", args, "tuning", 1, need_checkpoint=True)          # now on disk: not again
     assert launched == ["training.py"]
+
+
+def test_the_targets_pair_seeds_and_a_6_epoch_target_must_hold_at_every_epoch_from_epoch_5(tmp_path):
+    args = argparse.Namespace(out=str(tmp_path / "runs"), archive=str(tmp_path / "archive"), seeds=[1, 2, 3],
+                              epochs=6, student_epochs=2, teacher_epochs=2, teacher_seed=1)
+    runs = tmp_path / "runs" / "tuning"
+    fake_run(runs / "seed1" / "control", [10, 20, 30, 40, 50, 60])
+    fake_run(runs / "seed2" / "control", [10, 20, 30, 40, 52, 62])
+    fake_run(runs / "seed1" / "teacher", [10, 20, 30, 40, 58, 66])   # +8 and +6 at epochs 5 and 6
+    fake_run(runs / "seed2" / "teacher", [10, 20, 30, 40, 54, 70])   # +2 and +8: mean +5 at epoch 5, +7 at 6
+    fake_run(runs / "seed3" / "teacher", [90, 90, 90, 90, 90, 90])   # no control of seed 3: not paired
+    fake_run(runs / "seed1" / "baseline", [10, 20, 30, 40, 47, 60])  # -3 at epoch 5, level at the last
+    fake_run(runs / "seed1" / "pose", [40, 50])
+    fake_run(runs / "seed1" / "crd", [40, 52])
+    fake_run(runs / "seed2" / "pose", [40, 50])
+    fake_run(runs / "seed2" / "crd", [40, 56])
+    lines = {tuple(c.strip() for c in line.split("|")[1:5]): line for line in claims.target_lines(claims.finished(args))
+             if line.startswith("| ")}
+    assert "| +7.0 ± 1.4 | +5.0 | yes |" in lines[("teacher - control", "+5", "tuning", "2")]
+    assert "| +0.0 | -3.0 | no |" in lines[("image-only network - control", "-1", "tuning", "1")]
+    assert "| +4.0 ± 2.8 |  | yes |" in lines[("student: CRD - pose loss only", "+3", "tuning", "2")]
+    assert not any(key[0].startswith("student: CRD + KL") for key in lines)  # no KL runs: no row
