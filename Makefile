@@ -32,10 +32,10 @@ demo: $(VENV)/.installed
 	$(PY) testing.py --dataset Synthetic --workers 2 --shape None --model $(DEMO)/student/best_student.pt \
 		--output_dir $(DEMO)/student/test
 	$(PY) vis_tSNE.py --dataset Synthetic --workers 2 --model $(DEMO)/teacher/model_best.pth \
-		$(DEMO)/student/best_student.pt --labels teacher "student (CRD)" --feature fused --color_by azimuth --output_dir $(DEMO)
+		$(DEMO)/student/best_student.pt --labels teacher "student (CRD + KL)" --feature fused --color_by azimuth --output_dir $(DEMO)
 	@echo
 	@$(PY) -m auxiliary.summary $(DEMO)/teacher/test/results.json $(DEMO)/student/test/results.json \
-		--labels "teacher (image + point cloud)" "student (image only, CRD)"
+		--labels "teacher (image + point cloud)" "student (image only, CRD + KL)"
 	@echo "figures: $(DEMO)/tSNE_Synthetic_val_fused_azimuth.png, $(DEMO)/*/curves.png, $(DEMO)/*/test/*.png"
 
 # Throughput of the loader, the model step, the full step and evaluation, for both stages (README,

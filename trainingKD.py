@@ -7,7 +7,10 @@
 Loss: ``--alpha`` x pose loss + ``--beta`` x contrastive representation distillation (``--crd``; memory bank,
 ``--nce_k`` negatives weighted by pose distance, see :mod:`model.crd`) + ``--gamma`` x KL on the six heads at
 temperature ``--kd_T`` + ``--embed_kl`` x KL between the 200-d embeddings. Without ``--crd`` and with
-``--gamma 0`` it trains the student on the pose loss alone, under the same budget, for comparison.
+``--gamma 0 --embed_kl 0 --alpha 1`` it trains the student on the pose loss alone, under the same budget, for
+comparison. The defaults (alpha 0.25, gamma 0.75, T 1, embed_kl 0.75) are the KL terms the public reference's
+``--crd`` path computes; with ``--crd`` the student gets CRD on top of them, the best recipe of the README's
+comparison ("The paper's claims on synthetic data").
 
 Writes into ``--output_dir`` (default ``save_models``): ``best_student.pt`` (the best student by mean
 per-class val Acc30, read by ``testing.py --shape None --model save_models/best_student.pt``), ``checkpoint.pth``
@@ -60,11 +63,13 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
     g.add_argument("--init", default="torchvision", choices=INITS)
     g.add_argument("--pretrained", action="store_true", help="ImageNet weights for the student's backbone (downloads)")
     g = parser.add_argument_group("distillation loss")
-    g.add_argument("--alpha", type=float, default=1.0, help="weight of the pose loss (ground truth)")
+    g.add_argument("--alpha", type=float, default=0.25,
+                   help="weight of the pose loss (ground truth); 1 with --gamma 0 --embed_kl 0: the pose loss alone")
     g.add_argument("--beta", type=float, default=0.8, help="weight of the contrastive distillation (with --crd)")
-    g.add_argument("--gamma", type=float, default=0.0, help="weight of the KL on the six head outputs")
-    g.add_argument("--kd_T", type=float, default=4.0, help="temperature of that KL")
-    g.add_argument("--embed_kl", type=float, default=0.0,
+    g.add_argument("--gamma", type=float, default=0.75,
+                   help="weight of the KL on the six head outputs (the public reference's 0.75)")
+    g.add_argument("--kd_T", type=float, default=1.0, help="temperature of that KL (the reference's 1; RepDistiller's 4)")
+    g.add_argument("--embed_kl", type=float, default=0.75,
                    help="weight of the KL between teacher and student 200-d embeddings (the reference's second KL)")
     g.add_argument("--crd", action="store_true", help="contrastive representation distillation")
     g.add_argument("--crd_objective", default="nce", choices=OBJECTIVES)

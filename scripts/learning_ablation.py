@@ -40,6 +40,8 @@ TEACHER = ["--shape", "PointCloud", "--img_feature_dim", "256", "--shape_feature
 # students distil the linear-fusion teacher of the same set (its best epoch), with the linear-head student
 STUDENT = ["--student_encoder", "resnet18", "--head", "linear", "--augment", "none", "--schedule", "step",
            "--decrease", "1000", "--print_freq", "0", "--nce_k", "1024", "--teacher_model", "{teacher}"]
+# the rows without KL keep the meaning they had when they were run (trainingKD.py's defaults now add the KL terms)
+NO_KL = ["--alpha", "1", "--gamma", "0", "--embed_kl", "0"]
 TEACHER_KEY = "teacher_linear"
 
 # key -> (what the row is, script, flags beyond the budget). Each row changes one thing from the row it names.
@@ -73,13 +75,13 @@ RUNS = {
                                   OURS + TEACHER + ["--fusion", "linear", "--point_num", "1000"]),
     "teacher_linear_sphere": ("teacher, linear fusion, clouds centred in the unit ball (`--point_norm sphere`)",
                               "training.py", OURS + TEACHER + ["--fusion", "linear", "--point_norm", "sphere"]),
-    "student_pose": ("student, pose loss only", "trainingKD.py", STUDENT + ["--beta", "0"]),
+    "student_pose": ("student, pose loss only", "trainingKD.py", STUDENT + NO_KL + ["--beta", "0"]),
     "student_crd_tau0.5": ("student, CRD (NCE, tau 0.5: the README's recipe)", "trainingKD.py",
-                           STUDENT + ["--crd", "--tau", "0.5", "--weighting", "linear"]),
+                           STUDENT + NO_KL + ["--crd", "--tau", "0.5", "--weighting", "linear"]),
     "student_crd_tau0.07": ("student, CRD (NCE, tau 0.07: CRD's own)", "trainingKD.py",
-                            STUDENT + ["--crd", "--tau", "0.07", "--weighting", "linear"]),
+                            STUDENT + NO_KL + ["--crd", "--tau", "0.07", "--weighting", "linear"]),
     "student_infonce_tau0.07": ("student, CRD (InfoNCE, tau 0.07)", "trainingKD.py",
-                                STUDENT + ["--crd", "--crd_objective", "infonce", "--tau", "0.07",
+                                STUDENT + NO_KL + ["--crd", "--crd_objective", "infonce", "--tau", "0.07",
                                            "--weighting", "linear"]),
     "student_kl": ("student, KL distillation (the reference's recipe)", "trainingKD.py",
                    STUDENT + ["--alpha", "0.25", "--gamma", "0.75", "--kd_T", "1", "--embed_kl", "0.75"]),

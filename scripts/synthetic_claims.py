@@ -67,6 +67,9 @@ RESIDUAL = SHAPE + ["--fusion", "residual"]
 STUDENT = ["--student_encoder", "resnet18", "--nce_k", "1024", "--teacher_model", "{teacher}"]
 KL = ["--alpha", "0.25", "--gamma", "0.75", "--kd_T", "1", "--embed_kl", "0.75"]
 CRD = ["--crd", "--tau", "0.5", "--weighting", "linear"]
+# the pose loss alone beside CRD (trainingKD.py's defaults add the reference's KL terms since they won this
+# comparison; these rows keep the meaning they had when they were run)
+NO_KL = ["--alpha", "1", "--gamma", "0", "--embed_kl", "0"]
 
 # key -> (label, script, flags beyond BUDGET, epochs kind, teacher key or None, zero-shot split). The students
 # distil ``kd_teacher``: one teacher per set (seed ``--teacher_seed``), trained for ``--teacher_epochs`` epochs so
@@ -85,22 +88,23 @@ RUNS = {
                                 OURS + RESIDUAL + ["--random"], "epochs", None, False),
     "kd_teacher": ("the students' teacher (image + point cloud)", "training.py", OURS + TEACHER, "teacher_epochs",
                    None, False),
-    "pose": ("student, pose loss only", "trainingKD.py", OURS + STUDENT + ["--beta", "0"], "student_epochs",
+    "pose": ("student, pose loss only", "trainingKD.py", OURS + STUDENT + NO_KL + ["--beta", "0"], "student_epochs",
              "kd_teacher", False),
     "kl": ("student, KL distillation (the reference's recipe)", "trainingKD.py", OURS + STUDENT + KL,
            "student_epochs", "kd_teacher", False),
-    "crd": ("student, CRD (the README's recipe)", "trainingKD.py", OURS + STUDENT + CRD, "student_epochs",
+    "crd": ("student, CRD alone (NCE, tau 0.5, pose-weighted negatives)", "trainingKD.py", OURS + STUDENT + CRD + NO_KL,
+            "student_epochs",
             "kd_teacher", False),
-    "crd_kl": ("student, CRD + the KL recipe", "trainingKD.py", OURS + STUDENT + CRD + KL, "student_epochs",
+    "crd_kl": ("student, CRD + the KL recipe (the default)", "trainingKD.py", OURS + STUDENT + CRD + KL, "student_epochs",
                "kd_teacher", False),
     # the search around CRD (one change each from ``crd``; for the first ``--search_seeds`` seeds)
     "crd_tau0.07": ("search: CRD at CRD's own tau 0.07", "trainingKD.py",
-                    OURS + STUDENT + ["--crd", "--tau", "0.07", "--weighting", "linear"], "student_epochs",
+                    OURS + STUDENT + NO_KL + ["--crd", "--tau", "0.07", "--weighting", "linear"], "student_epochs",
                     "kd_teacher", False),
-    "crd_beta2": ("search: CRD with beta 2 (0.8 above)", "trainingKD.py", OURS + STUDENT + CRD + ["--beta", "2"],
+    "crd_beta2": ("search: CRD with beta 2 (0.8 above)", "trainingKD.py", OURS + STUDENT + CRD + NO_KL + ["--beta", "2"],
                   "student_epochs", "kd_teacher", False),
     "crd_image": ("search: CRD on the teacher's image feature", "trainingKD.py",
-                  OURS + STUDENT + CRD + ["--teacher_feature", "image"], "student_epochs", "kd_teacher", False),
+                  OURS + STUDENT + CRD + NO_KL + ["--teacher_feature", "image"], "student_epochs", "kd_teacher", False),
     "novel_control": ("zero-shot control", "benchmarks/plain_loop.py", ["--schedule", "cosine", "--novel"],
                       "epochs", None, True),
     "novel_teacher": ("zero-shot teacher", "training.py", OURS + TEACHER + ["--novel"], "epochs", None, True),
@@ -110,7 +114,7 @@ RUNS = {
                                "epochs", None, True),
     "novel_teacher_residual_random": ("zero-shot teacher, residual fusion, `--random`", "training.py",
                                       OURS + RESIDUAL + ["--novel", "--random"], "epochs", None, True),
-    "novel_crd": ("zero-shot student, CRD", "trainingKD.py", OURS + STUDENT + CRD + ["--novel"],
+    "novel_crd": ("zero-shot student, CRD", "trainingKD.py", OURS + STUDENT + CRD + NO_KL + ["--novel"],
                   "student_epochs", "novel_teacher", True),
 }
 SHARED = ("kd_teacher",)  # trained once per set, not once per seed

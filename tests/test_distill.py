@@ -155,6 +155,9 @@ def test_resume_restores_the_memory_banks_exactly(synthetic_root, teacher_path, 
 
 def test_best_student_is_read_by_testing_as_an_image_only_network(synthetic_root, teacher_path, tmp_path):
     out = distil(synthetic_root, teacher_path, tmp_path / "kd", "--n_epoch", "1")
+    # the default loss is the reference's KL recipe (CRD is added by --crd only)
+    train = json.loads((out / "metrics.jsonl").read_text().splitlines()[0])["train"]
+    assert {"pose", "kd", "embed_kl"} <= set(train) and "crd" not in train
     result = testing.main(["--data_dir", str(synthetic_root), "--shape", "None", "--model", str(out / "best_student.pt"),
                            "--img_feature_dim", "32", "--output_dir", str(tmp_path / "test"), "--workers", "0"])
     assert result["table"]["mean"]["n"] == 12 * 4
@@ -217,3 +220,11 @@ def test_the_effective_rank_is_held_between_measurements_when_measured_sparsely(
         ranks.append(float(crd.diagnostics["diag_rank_student"]))
     assert ranks[0] == pytest.approx(1.0, abs=1e-3) and ranks[1] == ranks[0]  # held at the second step
     assert ranks[2] > 4  # measured again at the third
+
+
+def test_the_pose_loss_alone_is_three_flags_away_from_the_default(synthetic_root, teacher_path, tmp_path):
+    out = distil(synthetic_root, teacher_path, tmp_path / "pose", "--n_epoch", "1", "--alpha", "1", "--gamma", "0",
+                 "--embed_kl", "0")
+    train = json.loads((out / "metrics.jsonl").read_text().splitlines()[0])["train"]
+    assert "pose" in train and not {"kd", "embed_kl", "crd"} & set(train)
+    assert train["loss"] == pytest.approx(train["pose"], rel=1e-5)  # alpha 1: the loss is the pose loss
