@@ -42,6 +42,7 @@ STUDENT = ["--student_encoder", "resnet18", "--head", "linear", "--augment", "no
            "--decrease", "1000", "--print_freq", "0", "--nce_k", "1024", "--teacher_model", "{teacher}"]
 # the rows without KL keep the meaning they had when they were run (trainingKD.py's defaults now add the KL terms)
 NO_KL = ["--alpha", "1", "--gamma", "0", "--embed_kl", "0"]
+KL = ["--alpha", "0.25", "--gamma", "0.75", "--kd_T", "1", "--embed_kl", "0.75"]  # the reference's KL recipe
 TEACHER_KEY = "teacher_linear"
 
 # key -> (what the row is, script, flags beyond the budget). Each row changes one thing from the row it names.
@@ -84,10 +85,9 @@ RUNS = {
                                 STUDENT + NO_KL + ["--crd", "--crd_objective", "infonce", "--tau", "0.07",
                                            "--weighting", "linear"]),
     "student_kl": ("student, KL distillation (the reference's recipe)", "trainingKD.py",
-                   STUDENT + ["--alpha", "0.25", "--gamma", "0.75", "--kd_T", "1", "--embed_kl", "0.75"]),
+                   STUDENT + KL),
     "student_crd_kl": ("student, CRD (NCE, tau 0.07) + the KL recipe", "trainingKD.py",
-                       STUDENT + ["--crd", "--tau", "0.07", "--weighting", "linear", "--alpha", "0.25", "--gamma",
-                                  "0.75", "--kd_T", "1", "--embed_kl", "0.75"]),
+                       STUDENT + ["--crd", "--tau", "0.07", "--weighting", "linear"] + KL),
 }
 DIAGNOSTICS = ("diag_cos_student", "diag_rank_student", "diag_cos_teacher", "diag_rank_teacher",
                "diag_grad_positive", "diag_grad_negative")

@@ -55,7 +55,7 @@ sys.path.insert(0, str(REPO))
 
 from auxiliary.files import atomic_write_text, replace_between_markers  # noqa: E402
 from dataset.synthetic import ensure_synthetic  # noqa: E402
-from learning_ablation import BUDGET, SETS  # noqa: E402  (the same two sets and budget as the ablation)
+from learning_ablation import BUDGET, KL, NO_KL, SETS  # noqa: E402  (the ablation's sets, budget, KL flags)
 from run_archive import finished_records, has_checkpoint  # noqa: E402
 
 OURS = ["--augment", "none", "--schedule", "cosine", "--warmup", "0", "--print_freq", "0"]
@@ -65,11 +65,7 @@ SHAPE = ["--img_encoder", "resnet18", "--shape", "PointCloud", "--img_feature_di
 TEACHER = SHAPE + ["--fusion", "linear"]  # the fusion pinned, so that a row means the same whatever the default
 RESIDUAL = SHAPE + ["--fusion", "residual"]
 STUDENT = ["--student_encoder", "resnet18", "--nce_k", "1024", "--teacher_model", "{teacher}"]
-KL = ["--alpha", "0.25", "--gamma", "0.75", "--kd_T", "1", "--embed_kl", "0.75"]
 CRD = ["--crd", "--tau", "0.5", "--weighting", "linear"]
-# the pose loss alone beside CRD (trainingKD.py's defaults add the reference's KL terms since they won this
-# comparison; these rows keep the meaning they had when they were run)
-NO_KL = ["--alpha", "1", "--gamma", "0", "--embed_kl", "0"]
 
 # key -> (label, script, flags beyond BUDGET, epochs kind, teacher key or None, zero-shot split). The students
 # distil ``kd_teacher``: one teacher per set (seed ``--teacher_seed``), trained for ``--teacher_epochs`` epochs so
@@ -92,9 +88,8 @@ RUNS = {
              "kd_teacher", False),
     "kl": ("student, KL distillation (the reference's recipe)", "trainingKD.py", OURS + STUDENT + KL,
            "student_epochs", "kd_teacher", False),
-    "crd": ("student, CRD alone (NCE, tau 0.5, pose-weighted negatives)", "trainingKD.py", OURS + STUDENT + CRD + NO_KL,
-            "student_epochs",
-            "kd_teacher", False),
+    "crd": ("student, CRD alone (NCE, tau 0.5, pose-weighted negatives)", "trainingKD.py",
+            OURS + STUDENT + CRD + NO_KL, "student_epochs", "kd_teacher", False),
     "crd_kl": ("student, CRD + the KL recipe (the default)", "trainingKD.py", OURS + STUDENT + CRD + KL, "student_epochs",
                "kd_teacher", False),
     # the search around CRD (one change each from ``crd``; for the first ``--search_seeds`` seeds)
@@ -223,8 +218,8 @@ def target_lines(results: dict) -> list[str]:
                 continue
             last = spread([d[-1] for d in differences], signed=True)
             worst, value = "", statistics.mean(d[-1] for d in differences)
-            if from_epoch and min(map(len, differences)) >= FROM_EPOCH:
-                epochs = min(map(len, differences))
+            epochs = min(map(len, differences))
+            if from_epoch and epochs >= FROM_EPOCH:
                 value = min(statistics.mean(d[e] for d in differences) for e in range(FROM_EPOCH - 1, epochs))
                 worst = f"{value:+.1f}"
             met = "" if target is None else ("yes" if value >= target else "no")
