@@ -19,7 +19,9 @@ budget as scripts/learning_ablation.py but with the learning rate decayed):
   the linear fusion: with linear heads, a linear fusion only adds an image term and a shape term, so the shape
   cannot change how the image is read, nor turn the azimuth by a randomised frame);
 * ``kd_teacher``: the same teacher trained for ``--teacher_epochs`` (default 20) epochs, once per set (seed
-  ``--teacher_seed``), so that the students distil a strong teacher;
+  ``--teacher_seed``), so that the students distil a strong teacher; beside it, at the same epochs and seed,
+  ``control_long`` (the control) and ``teacher_residual_random_long`` (does a ``--random`` teacher learn to read
+  its cloud's frame given more epochs? ``scripts/shape_reliance.py --turn`` on its checkpoint tells);
 * four image-only students of it (``--student_epochs``), one per seed: the pose loss only; KL distillation
   (the public reference's recipe: 0.25 pose + 0.75 KL on the six heads + 0.75 KL on the embeddings); CRD
   (the README's recipe, NCE, tau 0.5, pose-weighted negatives); CRD + the KL recipe;
@@ -32,7 +34,7 @@ Three single-change variants of the CRD student search for a better recipe (tau 
 image feature; the first ``--search_seeds`` seeds, default 1).
 
 The students run first (the paper's claim), then the CRD search, then the control, the image-only network and the
-teacher, then zero-shot; each group over every seed and set before the next. Every run is scored on the val split
+teacher, then the long budget's control and ``--random`` teacher, then zero-shot; each group over every seed and set before the next. Every run is scored on the val split
 after every epoch. The table gives, over seeds, the mean and sample standard deviation of the mean per-class Acc30
 at the last epoch (the comparison at equal epochs), of Acc30 at the best epoch (model selection on val, as in the
 paper) and of MedErr at the last epoch. It is rewritten after every run (``--table``, default
@@ -84,6 +86,12 @@ RUNS = {
                                 OURS + RESIDUAL + ["--random"], "epochs", None, False),
     "kd_teacher": ("the students' teacher (image + point cloud)", "training.py", OURS + TEACHER, "teacher_epochs",
                    None, False),
+    # the long budget (``--teacher_epochs``, once per set like ``kd_teacher``): the control beside the students'
+    # teacher, and whether a ``--random`` teacher learns to read its cloud's frame given more epochs
+    "control_long": ("control, the students' teacher's epochs", "benchmarks/plain_loop.py", ["--schedule", "cosine"],
+                     "teacher_epochs", None, False),
+    "teacher_residual_random_long": ("teacher, residual fusion, `--random`, the students' teacher's epochs",
+                                     "training.py", OURS + RESIDUAL + ["--random"], "teacher_epochs", None, False),
     "pose": ("student, pose loss only", "trainingKD.py", OURS + STUDENT + NO_KL + ["--beta", "0"], "student_epochs",
              "kd_teacher", False),
     "kl": ("student, KL distillation (the reference's recipe)", "trainingKD.py", OURS + STUDENT + KL,
@@ -112,12 +120,13 @@ RUNS = {
     "novel_crd": ("zero-shot student, CRD", "trainingKD.py", OURS + STUDENT + CRD + NO_KL + ["--novel"],
                   "student_epochs", "novel_teacher", True),
 }
-SHARED = ("kd_teacher",)  # trained once per set, not once per seed
+SHARED = ("kd_teacher", "control_long", "teacher_residual_random_long")  # trained once per set, not once per seed
 # the order of the work: the students first (the paper's claim), then the CRD search, then the comparison with
-# the control, then zero-shot; each group over every seed and set before the next group starts
+# the control, then the long budget's rows, then zero-shot; each group over every seed and set before the next group starts
 SEARCH = ("crd_tau0.07", "crd_beta2", "crd_image")
 GROUPS = (("kd_teacher", "pose", "kl", "crd", "crd_kl"), SEARCH,
           ("control", "baseline", "teacher", "teacher_random", "teacher_residual", "teacher_residual_random"),
+          ("control_long", "teacher_residual_random_long"),
           ("novel_control", "novel_teacher", "novel_teacher_random", "novel_teacher_residual",
            "novel_teacher_residual_random", "novel_crd"))
 
@@ -186,6 +195,7 @@ TARGETS = (
     ("image-only network - control", "baseline", "control", -1.0, True),
     ("teacher - control", "teacher", "control", 5.0, True),
     ("teacher, residual fusion - control", "teacher_residual", "control", 5.0, True),
+    ("the students' teacher - control, the long budget", "kd_teacher", "control_long", 5.0, True),
     ("student: CRD - pose loss only", "crd", "pose", 3.0, False),
     ("student: CRD + KL - KL", "crd_kl", "kl", 0.0, False),
     ("student: KL - pose loss only", "kl", "pose", None, False),

@@ -106,3 +106,18 @@ def test_the_targets_pair_seeds_and_a_6_epoch_target_must_hold_at_every_epoch_fr
     assert "| +0.0 | -3.0 | no |" in lines[("image-only network - control", "-1", "tuning", "1")]
     assert "| +4.0 ± 2.8 |  | yes |" in lines[("student: CRD - pose loss only", "+3", "tuning", "2")]
     assert not any(key[0].startswith("student: CRD + KL") for key in lines)  # no KL runs: no row
+
+
+def test_the_long_budget_rows_are_shared_by_the_seeds_and_paired_with_the_students_teacher(tmp_path):
+    args = argparse.Namespace(out=str(tmp_path / "runs"), archive=str(tmp_path / "archive"), seeds=[1, 2],
+                              epochs=2, student_epochs=1, teacher_epochs=6, teacher_seed=1)
+    assert claims.run_dir(args, "tuning", 2, "control_long") == claims.run_dir(args, "tuning", 1, "control_long")
+    command = claims.command_of("teacher_residual_random_long", args, "tuning", 2)
+    assert command[command.index("--n_epoch") + 1] == "6" and command[command.index("--seed") + 1] == "1"
+    assert "--random" in command and command[command.index("--fusion") + 1] == "residual"
+    runs = tmp_path / "runs" / "tuning"
+    fake_run(runs / "kd_teacher", [10, 20, 30, 40, 60, 70])
+    fake_run(runs / "control_long", [10, 20, 30, 40, 50, 68])        # +10 at epoch 5, +2 at epoch 6
+    lines = {tuple(c.strip() for c in line.split("|")[1:5]): line for line in claims.target_lines(claims.finished(args))
+             if line.startswith("| ")}
+    assert "| +2.0 | +2.0 | no |" in lines[("the students' teacher - control, the long budget", "+5", "tuning", "1")]
