@@ -36,7 +36,7 @@ from engine.schedule import make_optimizer, make_scheduler
 from engine.cli import run_cli
 from engine.setup import start_run, training_module
 from engine.data import make_dataset, make_loader
-from model.crd import OBJECTIVES, WEIGHTINGS
+from model.crd import OBJECTIVES, POSITIVES, WEIGHTINGS
 from model.distill import DistillObjective, freeze
 from model.encoders import IMAGE_BACKBONES
 from model.estimator import HEADS, INITS, build_model, network_from_checkpoint
@@ -73,6 +73,9 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
                    help="weight of the KL between teacher and student 200-d embeddings (the reference's second KL)")
     g.add_argument("--crd", action="store_true", help="contrastive representation distillation")
     g.add_argument("--crd_objective", default="nce", choices=OBJECTIVES)
+    g.add_argument("--crd_positive", default="memory", choices=POSITIVES,
+                   help="the positive of an anchor: its memory row (CRD's; refreshed once an epoch, random in the "
+                        "first) or the other side's live embedding of the same sample")
     g.add_argument("--tau", type=float, default=0.5,
                    help="contrastive temperature: the original README's 0.5 (PoseContrast's); CRD's own is 0.07 "
                         "(README, 'How fast our networks learn': better on one synthetic set, not on the other)")
@@ -148,9 +151,10 @@ def main(argv=None):
         crd = distributed.DistributedCRDLoss(
             student_dim=200, teacher_dim=200, num_samples=len(train_set), feat_dim=args.feat_dim, nce_k=args.nce_k,
             tau=args.tau, momentum=args.nce_m, objective=args.crd_objective, weighting=args.weighting,
-            z_momentum=args.z_momentum, poses=torch.from_numpy(train_set.labels()).float(), seed=args.seed).to(device)
+            z_momentum=args.z_momentum, poses=torch.from_numpy(train_set.labels()).float(), seed=args.seed,
+            positive=args.crd_positive).to(device)
         distributed.broadcast_module(crd)  # rank 0's random memory banks on every rank
-        print(f"CRD: {args.crd_objective} objective, {crd.k} negatives per anchor, tau {args.tau}, "
+        print(f"CRD: {args.crd_objective} objective, {args.crd_positive} positive, {crd.k} negatives per anchor, tau {args.tau}, "
               f"weighting {args.weighting}, memory {len(train_set)} x {args.feat_dim} (x2)")
     objective = DistillObjective(teacher, PoseLoss(codec, args.offset_weight), crd, alpha=args.alpha, beta=args.beta, gamma=args.gamma,
                                  kd_T=args.kd_T, embed_kl=args.embed_kl, teacher_feature=args.teacher_feature)

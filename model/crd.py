@@ -8,6 +8,13 @@ a momentum average of its student and of its teacher embedding. For an anchor ``
   (the positive) and of ``K`` other samples (the negatives): ``l_ik = <s_i, m_t[idx_ik]> / tau``;
 * teacher side: the live teacher embedding against the *student* memory rows, symmetrically.
 
+The positive (``positive``) is, as in CRD, the memory row of the anchor itself (``memory``), or the other side's
+live embedding of the same sample, detached (``live``: ``l_i0 = <s_i, t_i> / tau``). A memory row is refreshed
+only when its sample comes round again, once an epoch, and starts as a random vector: over CRD's 240 epochs that
+hardly matters, but in a short run the first epoch pulls every student embedding towards a random direction and
+the second towards one that is still half random (momentum 0.5). The teacher is frozen, so its live embedding is
+the target the memory row only approximates.
+
 The loss is the sum of both sides, in one of two forms (``objective``):
 
 * ``nce``: CRD's noise-contrastive estimation. ``P = exp(l) / Z`` and, with ``m = K`` noise samples of
@@ -36,6 +43,7 @@ from auxiliary.rotation import label_geodesic_error_torch
 
 WEIGHTINGS = ("none", "linear", "sqrt", "square", "sin", "sinsin")
 OBJECTIVES = ("nce", "infonce")
+POSITIVES = ("memory", "live")
 # An embedding whose samples point the same way has collapsed: CRD then no longer tells samples apart.
 COLLAPSE_COSINE, COLLAPSE_RANK = 0.9, 2.0
 # torch.linalg.svdvals synchronises a CUDA device with the host, so on a GPU the effective rank is measured
@@ -154,10 +162,13 @@ class CRDLoss(nn.Module):
     def __init__(self, student_dim: int, teacher_dim: int, num_samples: int, feat_dim: int = 128,
                  nce_k: int = 16384, tau: float = 0.5, momentum: float = 0.5, objective: str = "nce",
                  weighting: str = "none", z_momentum: float = 0.99, poses: torch.Tensor | None = None,
-                 seed: int = 0):
+                 seed: int = 0, positive: str = "memory"):
         super().__init__()
         if objective not in OBJECTIVES:
             raise ValueError(f"unknown CRD objective {objective!r}; choose from {', '.join(OBJECTIVES)}")
+        if positive not in POSITIVES:
+            raise ValueError(f"unknown CRD positive {positive!r}; choose from {', '.join(POSITIVES)}")
+        self.positive = positive
         pose_weight(torch.zeros(1), weighting)  # validates the name
         self.embed_student = Embed(student_dim, feat_dim)
         self.embed_teacher = Embed(teacher_dim, feat_dim)
@@ -214,18 +225,26 @@ class CRDLoss(nn.Module):
     def update_memory(self, s: torch.Tensor, t: torch.Tensor, index: torch.Tensor, poses: torch.Tensor) -> None:
         self.memory.update(s, t, index, poses)
 
-    def measure(self, s: torch.Tensor, t: torch.Tensor, logits_s: torch.Tensor, student_loss: torch.Tensor) -> dict:
+    def measure(self, s: torch.Tensor, t: torch.Tensor, logits_s: torch.Tensor, student_loss: torch.Tensor,
+                index: torch.Tensor) -> dict:
         """Collapse and balance diagnostics of one step (detached scalars, logged as ``diag_*``): the mean
-        pairwise cosine and effective rank of the batch's student and teacher embeddings, and the size of the
+        pairwise cosine and effective rank of the batch's student and teacher embeddings; the size of the
         student side's gradient on the positive logit and on all negative logits together (per anchor, with
-        respect to the cosine similarities, so the temperature's 1 / tau is included)."""
+        respect to the cosine similarities, so the temperature's 1 / tau is included); how well each student
+        embedding agrees with its own teacher embedding (``diag_align``: mean cosine of ``s_i`` and ``t_i``,
+        what distillation is for); and how far the teacher memory row of an anchor, before this step's update,
+        is from its live teacher embedding (``diag_memory_fresh``: mean cosine; near 0 while the rows are still
+        the random initial ones)."""
         every = self.rank_every or (RANK_EVERY_CUDA if s.is_cuda else 1)
         if self._ranks is None or self._rank_calls % every == 0:
             self._ranks = {"diag_rank_student": effective_rank(s.detach()),
                            "diag_rank_teacher": effective_rank(t.detach())}
         self._rank_calls += 1
         out = {"diag_cos_student": mean_pairwise_cosine(s.detach()),
-               "diag_cos_teacher": mean_pairwise_cosine(t.detach()), **self._ranks}
+               "diag_cos_teacher": mean_pairwise_cosine(t.detach()), **self._ranks,
+               "diag_align": (s.detach() * t.detach()).sum(1).mean(),
+               "diag_memory_fresh": (self.memory.memory_teacher[index] * t.detach().to(
+                   self.memory.memory_teacher.dtype)).sum(1).mean()}
         if logits_s.requires_grad:
             (grad,) = torch.autograd.grad(student_loss, logits_s, retain_graph=True)
             grad = grad.detach().abs() * logits_s.shape[0] / self.tau  # per anchor, per unit of cosine
@@ -243,8 +262,11 @@ class CRDLoss(nn.Module):
         weights = self.negative_weights(poses, negatives)
         logits_s = torch.einsum("bd,bkd->bk", s, self.memory.memory_teacher[idx]) / self.tau
         logits_t = torch.einsum("bd,bkd->bk", t, self.memory.memory_student[idx]) / self.tau
+        if self.positive == "live":  # each side's own embedding against the other side's, held fixed
+            logits_s = torch.cat([(s * t.detach()).sum(1, keepdim=True) / self.tau, logits_s[:, 1:]], dim=1)
+            logits_t = torch.cat([(t * s.detach()).sum(1, keepdim=True) / self.tau, logits_t[:, 1:]], dim=1)
         student_loss = self.side_loss(logits_s, weights, 0)
         loss = student_loss + self.side_loss(logits_t, weights, 1)
-        self.diagnostics = self.measure(s, t, logits_s, student_loss)
+        self.diagnostics = self.measure(s, t, logits_s, student_loss, index)
         self.update_memory(s.detach(), t.detach(), index, poses)
         return loss

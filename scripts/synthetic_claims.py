@@ -30,8 +30,9 @@ budget as scripts/learning_ablation.py but with the learning rate decayed):
   scored on the novel classes only (where the shape should matter most: the image alone cannot know the
   canonical frame of a class it never saw).
 
-Three single-change variants of the CRD student search for a better recipe (tau 0.07, beta 2, the teacher's
-image feature; the first ``--search_seeds`` seeds, default 1).
+Four single-change variants of the CRD student search for a better recipe (tau 0.07, beta 2, the teacher's
+image feature, the live teacher embedding as the positive instead of its memory row; the first
+``--search_seeds`` seeds, default 1).
 
 The students run first (the paper's claim), then the CRD search, then the control, the image-only network and the
 teacher, then the long budget's control and ``--random`` teacher, then zero-shot; each group over every seed and set before the next. Every run is scored on the val split
@@ -108,6 +109,8 @@ RUNS = {
                   "student_epochs", "kd_teacher", False),
     "crd_image": ("search: CRD on the teacher's image feature", "trainingKD.py",
                   OURS + STUDENT + CRD + NO_KL + ["--teacher_feature", "image"], "student_epochs", "kd_teacher", False),
+    "crd_live": ("search: CRD with the live teacher embedding as the positive", "trainingKD.py",
+                 OURS + STUDENT + CRD + NO_KL + ["--crd_positive", "live"], "student_epochs", "kd_teacher", False),
     "novel_control": ("zero-shot control", "benchmarks/plain_loop.py", ["--schedule", "cosine", "--novel"],
                       "epochs", None, True),
     "novel_teacher": ("zero-shot teacher", "training.py", OURS + TEACHER + ["--novel"], "epochs", None, True),
@@ -123,7 +126,7 @@ RUNS = {
 SHARED = ("kd_teacher", "control_long", "teacher_residual_random_long")  # trained once per set, not once per seed
 # the order of the work: the students first (the paper's claim), then the CRD search, then the comparison with
 # the control, then the long budget's rows, then zero-shot; each group over every seed and set before the next group starts
-SEARCH = ("crd_tau0.07", "crd_beta2", "crd_image")
+SEARCH = ("crd_tau0.07", "crd_beta2", "crd_image", "crd_live")
 GROUPS = (("kd_teacher", "pose", "kl", "crd", "crd_kl"), SEARCH,
           ("control", "baseline", "teacher", "teacher_random", "teacher_residual", "teacher_residual_random"),
           ("control_long", "teacher_residual_random_long"),
@@ -198,6 +201,8 @@ TARGETS = (
     ("the students' teacher - control, the long budget", "kd_teacher", "control_long", 5.0, True),
     ("student: CRD - pose loss only", "crd", "pose", 3.0, False),
     ("student: CRD + KL - KL", "crd_kl", "kl", 0.0, False),
+    ("student: CRD, live positive - pose loss only", "crd_live", "pose", 3.0, False),
+    ("student: CRD, live positive - CRD", "crd_live", "crd", None, False),
     ("student: KL - pose loss only", "kl", "pose", None, False),
 )
 FROM_EPOCH = 5  # 1-based, as the logs print it

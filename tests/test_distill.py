@@ -1,3 +1,4 @@
+import copy
 import json
 import math
 
@@ -204,8 +205,56 @@ def test_distillation_logs_the_crd_diagnostics(teacher_path, synthetic_root, tmp
     distil(synthetic_root, teacher_path, tmp_path / "s", "--crd", "--n_epoch", "1")
     record = json.loads((tmp_path / "s" / "metrics.jsonl").read_text().splitlines()[0])
     for key in ("diag_cos_student", "diag_cos_teacher", "diag_rank_student", "diag_rank_teacher",
-                "diag_grad_positive", "diag_grad_negative"):
+                "diag_grad_positive", "diag_grad_negative", "diag_align", "diag_memory_fresh"):
         assert math.isfinite(record["train"][key])
+
+
+@pytest.mark.parametrize("positive", ["memory", "live"])
+def test_the_positive_is_the_memory_row_or_the_live_embedding(positive):
+    # one anchor (index 0); its own memory rows are never drawn as negatives, so they matter only as positives
+    torch.manual_seed(0)
+    crd = CRDLoss(8, 8, num_samples=20, feat_dim=16, nce_k=8, tau=0.1, objective="infonce", positive=positive)
+    student, teacher, index, poses = torch.randn(1, 8), torch.randn(1, 8), torch.tensor([0]), torch.zeros(1, 3)
+    state = copy.deepcopy(crd.state_dict())
+
+    def loss_with_anchor_rows(row):
+        crd.load_state_dict(state)
+        crd.memory.memory_teacher[0] = row
+        crd.memory.memory_student[0] = row
+        return crd(student, teacher, index, poses).item()
+
+    a, b = loss_with_anchor_rows(F.normalize(torch.randn(16), dim=0)), loss_with_anchor_rows(
+        F.normalize(torch.randn(16), dim=0))
+    if positive == "live":
+        assert a == pytest.approx(b, rel=1e-6)
+        # known value: each side's positive logit is the live student-teacher cosine over tau
+        crd.load_state_dict(state)
+        negatives = crd.memory.sample_negatives(index, crd.k)
+        with torch.no_grad():
+            s, t = crd.embed_student(student), crd.embed_teacher(teacher)
+            expected = 0.0
+            for own, other, bank in ((s, t, crd.memory.memory_teacher), (t, s, crd.memory.memory_student)):
+                logits = torch.cat([(own * other).sum(1, keepdim=True),
+                                    torch.einsum("bd,bkd->bk", own, bank[negatives])], 1) / crd.tau
+                expected += -(logits[:, 0] - torch.logsumexp(logits, 1)).mean().item()
+        assert a == pytest.approx(expected, rel=1e-5)
+    else:
+        assert a != pytest.approx(b, rel=1e-3)
+    with pytest.raises(ValueError, match="positive"):
+        CRDLoss(8, 8, num_samples=20, positive="queue")
+
+
+def test_alignment_and_memory_freshness_diagnostics():
+    torch.manual_seed(0)
+    crd = CRDLoss(8, 8, num_samples=40, feat_dim=16, nce_k=12, tau=0.1)
+    crd.embed_teacher.load_state_dict(crd.embed_student.state_dict())
+    features, index, poses = torch.randn(16, 8), torch.arange(16), torch.zeros(16, 3)
+    crd(features, features, index, poses)
+    first = {k: float(v) for k, v in crd.diagnostics.items()}
+    assert first["diag_align"] == pytest.approx(1.0, abs=1e-5)  # the same embedding on both sides
+    assert abs(first["diag_memory_fresh"]) < 0.3                # the rows are still the random initial ones
+    crd(features, features, index, poses)                         # after one momentum-0.5 update of those rows
+    assert float(crd.diagnostics["diag_memory_fresh"]) > 0.6
 
 
 def test_the_effective_rank_is_held_between_measurements_when_measured_sparsely():
