@@ -75,7 +75,8 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
     g.add_argument("--crd_objective", default="nce", choices=OBJECTIVES)
     g.add_argument("--crd_positive", default="memory", choices=POSITIVES,
                    help="the positive of an anchor: its memory row (CRD's; refreshed once an epoch, random in the "
-                        "first) or the other side's live embedding of the same sample")
+                        "first) or the other side's live embedding of the same sample (collapses on the synthetic "
+                        "sets: README)")
     g.add_argument("--tau", type=float, default=0.5,
                    help="contrastive temperature: the original README's 0.5 (PoseContrast's); CRD's own is 0.07 "
                         "(README, 'How fast our networks learn': better on one synthetic set, not on the other)")

@@ -13,7 +13,10 @@ live embedding of the same sample, detached (``live``: ``l_i0 = <s_i, t_i> / tau
 only when its sample comes round again, once an epoch, and starts as a random vector: over CRD's 240 epochs that
 hardly matters, but in a short run the first epoch pulls every student embedding towards a random direction and
 the second towards one that is still half random (momentum 0.5). The teacher is frozen, so its live embedding is
-the target the memory row only approximates.
+the target the memory row only approximates. But with both embedding heads trainable and the negatives still
+memory rows, the live positive lets both embeddings collapse together and drift away from the stale rows
+(README, "The paper's claims on synthetic data": mean pairwise cosine 0.99 within one epoch), so ``memory``
+stays the default.
 
 The loss is the sum of both sides, in one of two forms (``objective``):
 
@@ -76,7 +79,7 @@ def collapse_warning(stats: dict) -> str | None:
     figures = ", ".join(f"{side}: mean cosine {stats[f'diag_cos_{side}']:.2f}, effective rank "
                         f"{stats[f'diag_rank_{side}']:.2f}" for side in collapsed)
     return (f"warning: the CRD embeddings have collapsed ({figures}); the contrastive term no longer separates "
-            f"samples (try a lower --tau, or --crd_objective infonce)")
+            f"samples (try a lower --tau, --crd_objective infonce, or --crd_positive memory)")
 
 
 def pose_weight(distance_deg: torch.Tensor, weighting: str) -> torch.Tensor:
