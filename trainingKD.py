@@ -155,8 +155,8 @@ def main(argv=None):
             z_momentum=args.z_momentum, poses=torch.from_numpy(train_set.labels()).float(), seed=args.seed,
             positive=args.crd_positive).to(device)
         distributed.broadcast_module(crd)  # rank 0's random memory banks on every rank
-        print(f"CRD: {args.crd_objective} objective, {args.crd_positive} positive, {crd.k} negatives per anchor, tau {args.tau}, "
-              f"weighting {args.weighting}, memory {len(train_set)} x {args.feat_dim} (x2)")
+        print(f"CRD: {args.crd_objective} objective, {args.crd_positive} positive, {crd.k} negatives per anchor, "
+              f"tau {args.tau}, weighting {args.weighting}, memory {len(train_set)} x {args.feat_dim} (x2)")
     objective = DistillObjective(teacher, PoseLoss(codec, args.offset_weight), crd, alpha=args.alpha, beta=args.beta, gamma=args.gamma,
                                  kd_T=args.kd_T, embed_kl=args.embed_kl, teacher_feature=args.teacher_feature)
     parameters = list(student.parameters()) + (list(crd.parameters()) if crd is not None else [])

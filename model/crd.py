@@ -69,7 +69,7 @@ def mean_pairwise_cosine(embeddings: torch.Tensor) -> torch.Tensor:
     return (gram.sum() - gram.diagonal().sum()) / max(1, b * (b - 1))
 
 
-def collapse_warning(stats: dict) -> str | None:
+def collapse_warning(stats: dict, positive: str = "memory") -> str | None:
     """A warning when an epoch's mean CRD diagnostics (``diag_*`` in ``metrics.jsonl``) show a collapse."""
     collapsed = [side for side in ("student", "teacher")
                  if stats.get(f"diag_cos_{side}", 0.0) > COLLAPSE_COSINE
@@ -79,7 +79,8 @@ def collapse_warning(stats: dict) -> str | None:
     figures = ", ".join(f"{side}: mean cosine {stats[f'diag_cos_{side}']:.2f}, effective rank "
                         f"{stats[f'diag_rank_{side}']:.2f}" for side in collapsed)
     return (f"warning: the CRD embeddings have collapsed ({figures}); the contrastive term no longer separates "
-            f"samples (try a lower --tau, --crd_objective infonce, or --crd_positive memory)")
+            f"samples (try a lower --tau{', --crd_positive memory' if positive == 'live' else ''}, or "
+            f"--crd_objective infonce)")
 
 
 def pose_weight(distance_deg: torch.Tensor, weighting: str) -> torch.Tensor:
@@ -263,11 +264,12 @@ class CRDLoss(nn.Module):
         negatives = self.draw_negatives(index)
         idx = torch.cat([index[:, None], negatives], dim=1)
         weights = self.negative_weights(poses, negatives)
-        logits_s = torch.einsum("bd,bkd->bk", s, self.memory.memory_teacher[idx]) / self.tau
-        logits_t = torch.einsum("bd,bkd->bk", t, self.memory.memory_student[idx]) / self.tau
+        rows = idx if self.positive == "memory" else negatives  # live: the positive is not a memory row
+        logits_s = torch.einsum("bd,bkd->bk", s, self.memory.memory_teacher[rows]) / self.tau
+        logits_t = torch.einsum("bd,bkd->bk", t, self.memory.memory_student[rows]) / self.tau
         if self.positive == "live":  # each side's own embedding against the other side's, held fixed
-            logits_s = torch.cat([(s * t.detach()).sum(1, keepdim=True) / self.tau, logits_s[:, 1:]], dim=1)
-            logits_t = torch.cat([(t * s.detach()).sum(1, keepdim=True) / self.tau, logits_t[:, 1:]], dim=1)
+            logits_s = torch.cat([(s * t.detach()).sum(1, keepdim=True) / self.tau, logits_s], dim=1)
+            logits_t = torch.cat([(t * s.detach()).sum(1, keepdim=True) / self.tau, logits_t], dim=1)
         student_loss = self.side_loss(logits_s, weights, 0)
         loss = student_loss + self.side_loss(logits_t, weights, 1)
         self.diagnostics = self.measure(s, t, logits_s, student_loss, index)

@@ -46,7 +46,9 @@ class DistillObjective:
 
     def epoch_notes(self, stats: dict) -> list[str]:
         """Warnings about an epoch's mean statistics (a collapsed CRD embedding)."""
-        warning = collapse_warning(stats) if self.crd is not None else None
+        if self.crd is None:
+            return []
+        warning = collapse_warning(stats, getattr(self.crd, "positive", "memory"))
         return [warning] if warning else []
 
     def after_backward(self) -> None:
