@@ -36,7 +36,7 @@ from engine.schedule import make_optimizer, make_scheduler
 from engine.cli import run_cli
 from engine.setup import start_run, training_module
 from engine.data import make_dataset, make_loader
-from model.crd import OBJECTIVES, POSITIVES, WEIGHTINGS
+from model.crd import NEGATIVES, OBJECTIVES, POSITIVES, WEIGHTINGS
 from model.distill import DistillObjective, freeze
 from model.encoders import IMAGE_BACKBONES
 from model.estimator import HEADS, INITS, build_model, network_from_checkpoint
@@ -72,11 +72,17 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
     g.add_argument("--embed_kl", type=float, default=0.75,
                    help="weight of the KL between teacher and student 200-d embeddings (the reference's second KL)")
     g.add_argument("--crd", action="store_true", help="contrastive representation distillation")
-    g.add_argument("--crd_objective", default="nce", choices=OBJECTIVES)
-    g.add_argument("--crd_positive", default="memory", choices=POSITIVES,
-                   help="the positive of an anchor: its memory row (CRD's; refreshed once an epoch, random in the "
-                        "first) or the other side's live embedding of the same sample (collapses on the synthetic "
-                        "sets: README)")
+    g.add_argument("--crd_negatives", default="memory", choices=NEGATIVES,
+                   help="the negatives of an anchor: --nce_k rows of the memory bank (CRD's) or the other side's live "
+                        "embeddings of the rest of the batch (with the live positive and the infonce objective)")
+    g.add_argument("--crd_objective", default=None, choices=OBJECTIVES,
+                   help="nce (CRD's; the default with memory negatives) or infonce (the softmax form; the default "
+                        "and the only form with in-batch negatives)")
+    g.add_argument("--crd_positive", default=None, choices=POSITIVES,
+                   help="the positive of an anchor: its memory row (CRD's and the default with memory negatives; "
+                        "refreshed once an epoch, random in the first) or the other side's live embedding of the "
+                        "same sample (collapses with memory negatives on the synthetic sets, README; the only "
+                        "positive of in-batch negatives)")
     g.add_argument("--tau", type=float, default=0.5,
                    help="contrastive temperature: the original README's 0.5 (PoseContrast's); CRD's own is 0.07 "
                         "(README, 'How fast our networks learn': better on one synthetic set, not on the other)")
@@ -87,6 +93,16 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
     g.add_argument("--nce_m", type=float, default=0.5, help="memory-bank momentum")
     g.add_argument("--z_momentum", type=float, default=0.99, help="momentum of the NCE normaliser's running estimate")
     return parser
+
+
+def resolve_crd_args(args) -> None:
+    """Fill the CRD objective and positive that follow the negatives, and refuse the combinations that do not go."""
+    batch = args.crd_negatives == "batch"
+    for name, fits in (("crd_objective", "infonce" if batch else "nce"), ("crd_positive", "live" if batch else "memory")):
+        if getattr(args, name) is None:
+            setattr(args, name, fits)
+        elif batch and getattr(args, name) != fits:
+            raise InputError(f"--crd_negatives batch takes --{name} {fits}, not {getattr(args, name)}")
 
 
 def load_teacher(args, device):
@@ -125,6 +141,7 @@ def build_student(args, device):
 
 def main(argv=None):
     args = get_args_parser().parse_args(argv)
+    resolve_crd_args(args)
     device = start_run(args, "trainingKD.py")
     precision = Precision.from_args(args, device)
     codec = ViewpointCodec(args.bin_size)
@@ -153,9 +170,11 @@ def main(argv=None):
             student_dim=200, teacher_dim=200, num_samples=len(train_set), feat_dim=args.feat_dim, nce_k=args.nce_k,
             tau=args.tau, momentum=args.nce_m, objective=args.crd_objective, weighting=args.weighting,
             z_momentum=args.z_momentum, poses=torch.from_numpy(train_set.labels()).float(), seed=args.seed,
-            positive=args.crd_positive).to(device)
+            positive=args.crd_positive, negatives=args.crd_negatives).to(device)
         distributed.broadcast_module(crd)  # rank 0's random memory banks on every rank
-        print(f"CRD: {args.crd_objective} objective, {args.crd_positive} positive, {crd.k} negatives per anchor, "
+        negatives = (f"{crd.k} memory negatives per anchor" if args.crd_negatives == "memory" else
+                     f"in-batch negatives ({args.batch_size - 1} per anchor)")
+        print(f"CRD: {args.crd_objective} objective, {args.crd_positive} positive, {negatives}, "
               f"tau {args.tau}, weighting {args.weighting}, memory {len(train_set)} x {args.feat_dim} (x2)")
     objective = DistillObjective(teacher, PoseLoss(codec, args.offset_weight), crd, alpha=args.alpha, beta=args.beta, gamma=args.gamma,
                                  kd_T=args.kd_T, embed_kl=args.embed_kl, teacher_feature=args.teacher_feature)

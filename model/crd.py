@@ -18,6 +18,13 @@ memory rows, the live positive lets both embeddings collapse together and drift 
 (README, "The paper's claims on synthetic data": mean pairwise cosine 0.99 within one epoch), so ``memory``
 stays the default.
 
+With ``negatives="batch"`` the memory is not contrasted at all: each anchor's positive is the other side's live
+embedding of the same sample and its negatives are the other side's live embeddings of the rest of the batch
+(``B - 1`` of them, as in CLIP or PoseContrast), with gradients to both heads through both sides, in the softmax
+form. Nothing is stale, so neither the random first rows nor a moving teacher head matter, and the negatives
+move with the positive, so the embeddings cannot collapse without the loss rising. The cost is fewer negatives.
+Under torchrun the negatives are the process's own batch.
+
 The loss is the sum of both sides, in one of two forms (``objective``):
 
 * ``nce``: CRD's noise-contrastive estimation. ``P = exp(l) / Z`` and, with ``m = K`` noise samples of
@@ -47,6 +54,7 @@ from auxiliary.rotation import label_geodesic_error_torch
 WEIGHTINGS = ("none", "linear", "sqrt", "square", "sin", "sinsin")
 OBJECTIVES = ("nce", "infonce")
 POSITIVES = ("memory", "live")
+NEGATIVES = ("memory", "batch")
 # An embedding whose samples point the same way has collapsed: CRD then no longer tells samples apart.
 COLLAPSE_COSINE, COLLAPSE_RANK = 0.9, 2.0
 # torch.linalg.svdvals synchronises a CUDA device with the host, so on a GPU the effective rank is measured
@@ -99,6 +107,17 @@ def pose_weight(distance_deg: torch.Tensor, weighting: str) -> torch.Tensor:
     if weighting == "sinsin":
         return torch.sin(torch.deg2rad(distance_deg)) ** 2
     raise ValueError(f"unknown weighting {weighting!r}; choose from {', '.join(WEIGHTINGS)}")
+
+
+def off_diagonal(square: torch.Tensor) -> torch.Tensor:
+    """(B, B) -> (B, B - 1): each row without its diagonal entry, the other columns in order."""
+    b = square.shape[0]
+    return square.flatten()[1:].view(b - 1, b + 1)[:, :-1].reshape(b, b - 1)
+
+
+def diagonal_first(square: torch.Tensor) -> torch.Tensor:
+    """(B, B) -> (B, B): column 0 the diagonal entry of the row, then the row's other entries in order."""
+    return torch.cat([square.diagonal()[:, None], off_diagonal(square)], dim=1)
 
 
 class Embed(nn.Module):
@@ -166,8 +185,14 @@ class CRDLoss(nn.Module):
     def __init__(self, student_dim: int, teacher_dim: int, num_samples: int, feat_dim: int = 128,
                  nce_k: int = 16384, tau: float = 0.5, momentum: float = 0.5, objective: str = "nce",
                  weighting: str = "none", z_momentum: float = 0.99, poses: torch.Tensor | None = None,
-                 seed: int = 0, positive: str = "memory"):
+                 seed: int = 0, positive: str = "memory", negatives: str = "memory"):
         super().__init__()
+        if negatives not in NEGATIVES:
+            raise ValueError(f"unknown CRD negatives {negatives!r}; choose from {', '.join(NEGATIVES)}")
+        if negatives == "batch" and (objective != "infonce" or positive != "live"):
+            raise ValueError("in-batch negatives (negatives='batch') take the live positive and the infonce "
+                             f"objective, not the {positive} positive and the {objective} objective")
+        self.negatives = negatives
         if objective not in OBJECTIVES:
             raise ValueError(f"unknown CRD objective {objective!r}; choose from {', '.join(OBJECTIVES)}")
         if positive not in POSITIVES:
@@ -184,6 +209,16 @@ class CRDLoss(nn.Module):
         # every RANK_EVERY_CUDA-th on a GPU)
         self.rank_every: int | None = None
         self._rank_calls, self._ranks = 0, None
+
+    def batch_weights(self, poses: torch.Tensor) -> torch.Tensor | None:
+        """(B, B - 1) weights of the in-batch negatives: row i, the samples j != i in order."""
+        if self.weighting == "none":
+            return None
+        b = poses.shape[0]
+        anchors = poses[:, None, :].expand(b, b, 3).reshape(b * b, 3)
+        others = poses[None, :, :].expand(b, b, 3).reshape(b * b, 3)
+        distance = label_geodesic_error_torch(anchors, others).reshape(b, b)
+        return off_diagonal(pose_weight(distance, self.weighting).float())
 
     def negative_weights(self, anchor_poses: torch.Tensor, negatives: torch.Tensor) -> torch.Tensor | None:
         if self.weighting == "none":
@@ -238,7 +273,7 @@ class CRDLoss(nn.Module):
         embedding agrees with its own teacher embedding (``diag_align``: mean cosine of ``s_i`` and ``t_i``,
         what distillation is for); and how far the teacher memory row of an anchor, before this step's update,
         is from its live teacher embedding (``diag_memory_fresh``: mean cosine; near 0 while the rows are still
-        the random initial ones)."""
+        the random initial ones; not with in-batch negatives, which do not use the memory)."""
         every = self.rank_every or (RANK_EVERY_CUDA if s.is_cuda else 1)
         if self._ranks is None or self._rank_calls % every == 0:
             self._ranks = {"diag_rank_student": effective_rank(s.detach()),
@@ -246,9 +281,10 @@ class CRDLoss(nn.Module):
         self._rank_calls += 1
         out = {"diag_cos_student": mean_pairwise_cosine(s.detach()),
                "diag_cos_teacher": mean_pairwise_cosine(t.detach()), **self._ranks,
-               "diag_align": (s.detach() * t.detach()).sum(1).mean(),
-               "diag_memory_fresh": (self.memory.memory_teacher[index] * t.detach().to(
-                   self.memory.memory_teacher.dtype)).sum(1).mean()}
+               "diag_align": (s.detach() * t.detach()).sum(1).mean()}
+        if self.negatives == "memory":
+            out["diag_memory_fresh"] = (self.memory.memory_teacher[index] * t.detach().to(
+                self.memory.memory_teacher.dtype)).sum(1).mean()
         if logits_s.requires_grad:
             (grad,) = torch.autograd.grad(student_loss, logits_s, retain_graph=True)
             grad = grad.detach().abs() * logits_s.shape[0] / self.tau  # per anchor, per unit of cosine
@@ -261,6 +297,8 @@ class CRDLoss(nn.Module):
         """Features (B, d_s), (B, d_t) of the samples ``index`` (B,) seen at label-space ``poses`` (B, 3)."""
         s = self.embed_student(student_feature.float())
         t = self.embed_teacher(teacher_feature.float())
+        if self.negatives == "batch":
+            return self.batch_forward(s, t, index, poses)
         negatives = self.draw_negatives(index)
         idx = torch.cat([index[:, None], negatives], dim=1)
         weights = self.negative_weights(poses, negatives)
@@ -275,3 +313,16 @@ class CRDLoss(nn.Module):
         self.diagnostics = self.measure(s, t, logits_s, student_loss, index)
         self.update_memory(s.detach(), t.detach(), index, poses)
         return loss
+
+    def batch_forward(self, s: torch.Tensor, t: torch.Tensor, index: torch.Tensor, poses: torch.Tensor) -> torch.Tensor:
+        """In-batch contrast of embedded features (``negatives="batch"``): ``l_ij = <s_i, t_j> / tau``, the
+        student side a softmax over each row (positive ``j = i``), the teacher side over each column."""
+        if s.shape[0] < 2:
+            raise ValueError("in-batch negatives need batches of at least 2 samples")
+        similarity = s @ t.t() / self.tau
+        weights = self.batch_weights(poses)
+        logits_s, logits_t = diagonal_first(similarity), diagonal_first(similarity.t())
+        student_loss = self.side_loss(logits_s, weights, 0)
+        loss = student_loss + self.side_loss(logits_t, weights, 1)
+        self.diagnostics = self.measure(s, t, logits_s, student_loss, index)
+        return loss  # the memory banks are neither read nor written

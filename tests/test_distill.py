@@ -13,7 +13,9 @@ from auxiliary.angles import ViewpointCodec
 from auxiliary.checkpoint import CheckpointError, load_checkpoint
 from engine.loop import to_device
 from dataset.viewpoint import ViewpointDataset
-from model.crd import ContrastMemory, CRDLoss, collapse_warning, pose_weight
+from auxiliary.errors import InputError
+from auxiliary.rotation import label_geodesic_error_torch
+from model.crd import ContrastMemory, CRDLoss, collapse_warning, off_diagonal, pose_weight
 from model.distill import DistillObjective, freeze, kl_divergence
 from model.estimator import build_model
 from model.pose_loss import PoseLoss
@@ -209,6 +211,14 @@ def test_distillation_logs_the_crd_diagnostics(teacher_path, synthetic_root, tmp
         assert math.isfinite(record["train"][key])
 
 
+def test_distillation_with_in_batch_negatives_runs_and_records_its_settings(teacher_path, synthetic_root, tmp_path):
+    distil(synthetic_root, teacher_path, tmp_path / "s", "--crd", "--crd_negatives", "batch", "--n_epoch", "1")
+    record = json.loads((tmp_path / "s" / "metrics.jsonl").read_text().splitlines()[0])
+    assert math.isfinite(record["train"]["diag_align"]) and "diag_memory_fresh" not in record["train"]
+    saved = json.loads((tmp_path / "s" / "args.json").read_text())
+    assert (saved["crd_negatives"], saved["crd_objective"], saved["crd_positive"]) == ("batch", "infonce", "live")
+
+
 @pytest.mark.parametrize("positive", ["memory", "live"])
 def test_the_positive_is_the_memory_row_or_the_live_embedding(positive):
     # one anchor (index 0); its own memory rows are never drawn as negatives, so they matter only as positives
@@ -242,6 +252,81 @@ def test_the_positive_is_the_memory_row_or_the_live_embedding(positive):
         assert a != pytest.approx(b, rel=1e-3)
     with pytest.raises(ValueError, match="positive"):
         CRDLoss(8, 8, num_samples=20, positive="queue")
+
+
+def test_off_diagonal_keeps_each_rows_other_columns_in_order():
+    square = torch.arange(16.0).view(4, 4)
+    expected = torch.tensor([[1.0, 2, 3], [4, 6, 7], [8, 9, 11], [12, 13, 14]])
+    assert torch.equal(off_diagonal(square), expected)
+
+
+@pytest.mark.parametrize("weighting", ["none", "linear"])
+def test_in_batch_negatives_take_a_known_value_and_ignore_the_memory(weighting):
+    torch.manual_seed(0)
+    crd = CRDLoss(8, 8, num_samples=30, feat_dim=16, tau=0.2, objective="infonce", positive="live",
+                  negatives="batch", weighting=weighting)
+    student, teacher = torch.randn(5, 8, requires_grad=True), torch.randn(5, 8)
+    index, poses = torch.tensor([3, 7, 0, 12, 29]), torch.rand(5, 3) * torch.tensor([360.0, 180.0, 360.0])
+    loss = crd(student, teacher, index, poses)
+    with torch.no_grad():  # the same loss written out: CLIP's two softmaxes, negatives weighted by pose distance
+        s, t = crd.embed_student(student), crd.embed_teacher(teacher)
+        sim = s @ t.t() / crd.tau
+        expected = 0.0
+        for logits in (sim, sim.t()):
+            for i in range(5):
+                terms = [logits[i, i]]
+                for j in range(5):
+                    if j != i:
+                        w = 1.0
+                        if weighting == "linear":
+                            w = label_geodesic_error_torch(poses[i:i + 1], poses[j:j + 1]).item() / 180
+                        terms.append(logits[i, j] + math.log(max(w, 1e-12)))
+                expected += -(logits[i, i] - torch.logsumexp(torch.stack(terms), 0)).item() / 5
+    assert loss.item() == pytest.approx(expected, rel=1e-5)
+    # the memory is neither read nor written
+    crd.memory.memory_student.normal_()
+    crd.memory.memory_teacher.normal_()
+    assert crd(student, teacher, index, poses).item() == pytest.approx(loss.item(), rel=1e-6)
+    assert "diag_memory_fresh" not in crd.diagnostics and crd.diagnostics["diag_grad_negative"] > 0
+    # both embedding heads and the student's feature get gradients
+    loss.backward()
+    for grad in (student.grad, crd.embed_student.linear.weight.grad, crd.embed_teacher.linear.weight.grad):
+        assert grad is not None and grad.abs().sum() > 0
+
+
+def test_in_batch_negatives_refuse_the_memory_positive_and_the_nce_objective():
+    with pytest.raises(ValueError, match="live positive and the infonce"):
+        CRDLoss(8, 8, num_samples=20, negatives="batch", objective="nce", positive="live")
+    with pytest.raises(ValueError, match="negatives"):
+        CRDLoss(8, 8, num_samples=20, negatives="queue")
+    args = trainingKD.get_args_parser().parse_args(["--teacher_model", "t.pth", "--crd_negatives", "batch"])
+    trainingKD.resolve_crd_args(args)
+    assert (args.crd_objective, args.crd_positive) == ("infonce", "live")
+    args = trainingKD.get_args_parser().parse_args(["--teacher_model", "t.pth"])
+    trainingKD.resolve_crd_args(args)
+    assert (args.crd_objective, args.crd_positive) == ("nce", "memory")
+    with pytest.raises(InputError, match="--crd_objective infonce, not nce"):
+        trainingKD.resolve_crd_args(trainingKD.get_args_parser().parse_args(
+            ["--teacher_model", "t.pth", "--crd_negatives", "batch", "--crd_objective", "nce"]))
+
+
+def test_in_batch_contrast_aligns_student_and_teacher_embeddings():
+    # a student feature that carries the teacher's information: minimising the in-batch loss makes s_i agree with
+    # t_i (diag_align rises towards 1) without collapsing the batch
+    torch.manual_seed(0)
+    crd = CRDLoss(8, 8, num_samples=40, feat_dim=16, tau=0.1, objective="infonce", positive="live", negatives="batch")
+    teacher = torch.randn(32, 8)
+    student = teacher @ torch.randn(8, 8)
+    index, poses = torch.arange(32), torch.zeros(32, 3)
+    optimizer = torch.optim.Adam(crd.parameters(), lr=0.05)
+    crd(student, teacher, index, poses)
+    before = float(crd.diagnostics["diag_align"])
+    for _ in range(100):
+        optimizer.zero_grad()
+        crd(student, teacher, index, poses).backward()
+        optimizer.step()
+    assert float(crd.diagnostics["diag_align"]) > max(0.8, before + 0.3)
+    assert float(crd.diagnostics["diag_cos_student"]) < 0.3
 
 
 def test_alignment_and_memory_freshness_diagnostics():
