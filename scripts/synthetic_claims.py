@@ -113,6 +113,8 @@ RUNS = {
                  OURS + STUDENT + CRD + NO_KL + ["--crd_positive", "live"], "student_epochs", "kd_teacher", False),
     "crd_batch": ("search: CRD with in-batch negatives (live positive, InfoNCE)", "trainingKD.py",
                   OURS + STUDENT + CRD + NO_KL + ["--crd_negatives", "batch"], "student_epochs", "kd_teacher", False),
+    "crd_batch_kl": ("search: CRD with in-batch negatives + the KL recipe", "trainingKD.py",
+                     OURS + STUDENT + CRD + KL + ["--crd_negatives", "batch"], "student_epochs", "kd_teacher", False),
     "novel_control": ("zero-shot control", "benchmarks/plain_loop.py", ["--schedule", "cosine", "--novel"],
                       "epochs", None, True),
     "novel_teacher": ("zero-shot teacher", "training.py", OURS + TEACHER + ["--novel"], "epochs", None, True),
@@ -128,7 +130,7 @@ RUNS = {
 SHARED = ("kd_teacher", "control_long", "teacher_residual_random_long")  # trained once per set, not once per seed
 # the order of the work: the students first (the paper's claim), then the CRD search, then the comparison with
 # the control, then the long budget's rows, then zero-shot; each group over every seed and set before the next group starts
-SEARCH = ("crd_tau0.07", "crd_beta2", "crd_image", "crd_live", "crd_batch")
+SEARCH = ("crd_tau0.07", "crd_beta2", "crd_image", "crd_live", "crd_batch", "crd_batch_kl")
 GROUPS = (("kd_teacher", "pose", "kl", "crd", "crd_kl"), SEARCH,
           ("control", "baseline", "teacher", "teacher_random", "teacher_residual", "teacher_residual_random"),
           ("control_long", "teacher_residual_random_long"),
@@ -207,6 +209,8 @@ TARGETS = (
     ("student: CRD, live positive - CRD", "crd_live", "crd", None, False),
     ("student: CRD, in-batch negatives - pose loss only", "crd_batch", "pose", 3.0, False),
     ("student: CRD, in-batch negatives - CRD", "crd_batch", "crd", None, False),
+    ("student: CRD, in-batch negatives + KL - KL", "crd_batch_kl", "kl", 0.0, False),
+    ("student: CRD, in-batch negatives + KL - CRD + KL", "crd_batch_kl", "crd_kl", None, False),
     ("student: KL - pose loss only", "kl", "pose", None, False),
 )
 FROM_EPOCH = 5  # 1-based, as the logs print it
