@@ -26,7 +26,7 @@ demo: $(VENV)/.installed
 	$(PY) training.py $(DEMO_OPT) --img_encoder resnet18 --input_dim 32 --img_feature_dim 256 \
 		--shape_feature_dim 256 --point_num 250 --n_epoch $(DEMO_TEACHER_EPOCHS) --output_dir $(DEMO)/teacher
 	$(PY) trainingKD.py $(DEMO_OPT) --teacher_model $(DEMO)/teacher/model_best.pth --student_encoder resnet18 \
-		--img_feature_dim 256 --crd --nce_k 1024 --tau 0.5 --weighting linear --n_epoch $(DEMO_STUDENT_EPOCHS) \
+		--img_feature_dim 256 --crd --tau 0.5 --weighting linear --n_epoch $(DEMO_STUDENT_EPOCHS) \
 		--output_dir $(DEMO)/student
 	$(PY) testing.py --dataset Synthetic --workers 2 --model $(DEMO)/teacher/model_best.pth --output_dir $(DEMO)/teacher/test
 	$(PY) testing.py --dataset Synthetic --workers 2 --shape None --model $(DEMO)/student/best_student.pt \

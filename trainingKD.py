@@ -4,8 +4,9 @@
         --lr 1e-4 --n_epoch 60 --decrease 44 --teacher_model result/PointCloud_ObjectNet3D/model_best.pth \
         --crd --tau 0.5 --weighting linear
 
-Loss: ``--alpha`` x pose loss + ``--beta`` x contrastive representation distillation (``--crd``; memory bank,
-``--nce_k`` negatives weighted by pose distance, see :mod:`model.crd`) + ``--gamma`` x KL on the six heads at
+Loss: ``--alpha`` x pose loss + ``--beta`` x contrastive representation distillation (``--crd``; the other
+samples of the batch as negatives, or with ``--crd_negatives memory`` CRD's memory bank and ``--nce_k`` negatives,
+weighted by pose distance either way, see :mod:`model.crd`) + ``--gamma`` x KL on the six heads at
 temperature ``--kd_T`` + ``--embed_kl`` x KL between the 200-d embeddings. Without ``--crd`` and with
 ``--gamma 0 --embed_kl 0 --alpha 1`` it trains the student on the pose loss alone, under the same budget, for
 comparison. The defaults (alpha 0.25, gamma 0.75, T 1, embed_kl 0.75) are the KL terms the public reference's
@@ -14,12 +15,13 @@ comparison ("The paper's claims on synthetic data").
 
 Writes into ``--output_dir`` (default ``save_models``): ``best_student.pt`` (the best student by mean
 per-class val Acc30, read by ``testing.py --shape None --model save_models/best_student.pt``), ``checkpoint.pth``
-(every epoch, with the optimizer, schedule, CRD embedding heads and memory banks: rerunning the command
+(every epoch, with the optimizer, schedule, CRD embedding heads and any memory banks: rerunning the command
 resumes), ``args.json``, ``metrics.jsonl`` and ``results_best.json``.
 """
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 import torch
@@ -72,12 +74,13 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
     g.add_argument("--embed_kl", type=float, default=0.75,
                    help="weight of the KL between teacher and student 200-d embeddings (the reference's second KL)")
     g.add_argument("--crd", action="store_true", help="contrastive representation distillation")
-    g.add_argument("--crd_negatives", default="memory", choices=NEGATIVES,
-                   help="the negatives of an anchor: --nce_k rows of the memory bank (CRD's) or the other side's live "
-                        "embeddings of the rest of the batch (with the live positive and the infonce objective)")
+    g.add_argument("--crd_negatives", default="batch", choices=NEGATIVES,
+                   help="the negatives of an anchor: the other side's live embeddings of the rest of the batch (the "
+                        "default, with the live positive and the infonce objective: the best student of the README's "
+                        "synthetic comparison) or --nce_k rows of a memory bank (CRD's)")
     g.add_argument("--crd_objective", default=None, choices=OBJECTIVES,
-                   help="nce (CRD's; the default with memory negatives) or infonce (the softmax form; the default "
-                        "and the only form with in-batch negatives)")
+                   help="infonce (the softmax form; the only form with in-batch negatives) or nce (CRD's; the "
+                        "default with --crd_negatives memory)")
     g.add_argument("--crd_positive", default=None, choices=POSITIVES,
                    help="the positive of an anchor: its memory row (CRD's and the default with memory negatives; "
                         "refreshed once an epoch, random in the first) or the other side's live embedding of the "
@@ -89,8 +92,9 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
     g.add_argument("--weighting", default="linear", choices=WEIGHTINGS,
                    help="weight of each negative by its pose distance to the anchor (none: plain CRD)")
     g.add_argument("--feat_dim", type=int, default=128, help="CRD embedding width")
-    g.add_argument("--nce_k", type=int, default=16384, help="negatives per anchor (at most training-set size - 1)")
-    g.add_argument("--nce_m", type=float, default=0.5, help="memory-bank momentum")
+    g.add_argument("--nce_k", type=int, default=16384,
+                   help="memory negatives per anchor (at most training-set size - 1; --crd_negatives memory)")
+    g.add_argument("--nce_m", type=float, default=0.5, help="memory-bank momentum (--crd_negatives memory)")
     g.add_argument("--z_momentum", type=float, default=0.99, help="momentum of the NCE normaliser's running estimate")
     return parser
 
@@ -102,7 +106,13 @@ def resolve_crd_args(args) -> None:
         if getattr(args, name) is None:
             setattr(args, name, fits)
         elif batch and getattr(args, name) != fits:
-            raise InputError(f"--crd_negatives batch takes --{name} {fits}, not {getattr(args, name)}")
+            raise InputError(f"--crd_negatives batch takes --{name} {fits}, not {getattr(args, name)} (add "
+                             f"--crd_negatives memory for CRD's memory bank)")
+    if args.crd and not batch and args.skip_bad and int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        # a dropped image would leave the processes with batches of different sizes, which the gather of the
+        # global batch for the memory update does not allow
+        raise InputError("--skip_bad cannot be combined with --crd --crd_negatives memory under torchrun (use the "
+                         "in-batch negatives, or fix the data: python -m dataset.check)")
 
 
 def load_teacher(args, device):
@@ -174,8 +184,9 @@ def main(argv=None):
         distributed.broadcast_module(crd)  # rank 0's random memory banks on every rank
         negatives = (f"{crd.k} memory negatives per anchor" if args.crd_negatives == "memory" else
                      f"in-batch negatives ({args.batch_size - 1} per anchor)")
+        memory = f", memory {len(train_set)} x {args.feat_dim} (x2)" if args.crd_negatives == "memory" else ""
         print(f"CRD: {args.crd_objective} objective, {args.crd_positive} positive, {negatives}, "
-              f"tau {args.tau}, weighting {args.weighting}, memory {len(train_set)} x {args.feat_dim} (x2)")
+              f"tau {args.tau}, weighting {args.weighting}{memory}")
     objective = DistillObjective(teacher, PoseLoss(codec, args.offset_weight), crd, alpha=args.alpha, beta=args.beta, gamma=args.gamma,
                                  kd_T=args.kd_T, embed_kl=args.embed_kl, teacher_feature=args.teacher_feature)
     parameters = list(student.parameters()) + (list(crd.parameters()) if crd is not None else [])

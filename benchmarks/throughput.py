@@ -4,7 +4,8 @@
     python benchmarks/throughput.py --device cuda --batch_size 160 --amp --channels_last --json bench.json
 
 For the teacher step (image + point cloud, pose loss + InfoNCE) and the distillation step (frozen teacher
-forward + student forward/backward + CRD memory update), in samples per second:
+forward + student forward/backward + CRD with in-batch negatives, or with ``--crd_negatives memory`` CRD's
+memory bank and its update), in samples per second:
 
 * ``loader_sps``: the training DataLoader alone at ``--workers``;
 * ``model_sps``: the step alone on one batch already on the device (image finishing, forward, backward,
@@ -63,7 +64,9 @@ def get_args(argv=None):
     p.add_argument("--student_feature_dim", type=int, default=2048)
     p.add_argument("--point_num", type=int, default=2500)
     p.add_argument("--augment", default="reference", choices=AUGMENTATIONS)
-    p.add_argument("--nce_k", type=int, default=16384)
+    p.add_argument("--crd_negatives", default="batch", choices=["batch", "memory"],
+                   help="the student's CRD negatives (trainingKD.py's default: the batch; memory: CRD's bank)")
+    p.add_argument("--nce_k", type=int, default=16384, help="memory negatives per anchor (--crd_negatives memory)")
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--reference_workers", type=int, default=0, help="workers of the reference-style loader")
     p.add_argument("--amp", action="store_true")
@@ -197,8 +200,10 @@ def main(argv=None) -> dict:
         student = precision.prepare(build_model({"kind": "image", "img_encoder": args.student_encoder,
                                                  "img_feature_dim": args.student_feature_dim,
                                                  "num_bins": [24, 12, 24]}).to(device))
+        memory = args.crd_negatives == "memory"
         crd = CRDLoss(200, 200, num_samples=len(train_set), nce_k=args.nce_k, weighting="linear",
-                      poses=torch.from_numpy(train_set.labels()).float()).to(device)
+                      poses=torch.from_numpy(train_set.labels()).float(), negatives=args.crd_negatives,
+                      objective="nce" if memory else "infonce", positive="memory" if memory else "live").to(device)
         train_model = torch.compile(student) if args.compile else student
         optimizer = torch.optim.Adam(list(student.parameters()) + list(crd.parameters()), lr=1e-4)
         objective = DistillObjective(teacher, PoseLoss(codec), crd)
@@ -209,7 +214,8 @@ def main(argv=None) -> dict:
     machine = (torch.cuda.get_device_name(device) if device.type == "cuda"
                else f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads")
     settings = {k: getattr(args, k) for k in ("dataset", "input_dim", "batch_size", "img_encoder", "student_encoder",
-                                             "workers", "amp", "amp_dtype", "channels_last", "compile", "nce_k")}
+                                             "workers", "amp", "amp_dtype", "channels_last", "compile", "crd_negatives",
+                                             "nce_k")}
     print(f"device: {device.type} ({machine}) | torch {torch.__version__} | "
           + " ".join(f"{k}={v}" for k, v in settings.items()))
     columns = ("loader_sps", "model_sps", "full_sps", "eval_sps", "peak_mem_mb")

@@ -16,14 +16,15 @@ the second towards one that is still half random (momentum 0.5). The teacher is 
 the target the memory row only approximates. But with both embedding heads trainable and the negatives still
 memory rows, the live positive lets both embeddings collapse together and drift away from the stale rows
 (README, "The paper's claims on synthetic data": mean pairwise cosine 0.99 within one epoch), so ``memory``
-stays the default.
+stays the default positive of memory negatives.
 
 With ``negatives="batch"`` the memory is not contrasted at all: each anchor's positive is the other side's live
 embedding of the same sample and its negatives are the other side's live embeddings of the rest of the batch
 (``B - 1`` of them, as in CLIP or PoseContrast), with gradients to both heads through both sides, in the softmax
 form. Nothing is stale, so neither the random first rows nor a moving teacher head matter, and the negatives
 move with the positive, so the embeddings cannot collapse without the loss rising. The cost is fewer negatives.
-Under torchrun the negatives are the process's own batch.
+Under torchrun the negatives are the process's own batch. ``CRDLoss`` defaults to CRD's memory bank;
+``trainingKD.py`` defaults to in-batch negatives, which distilled better in the README's comparison.
 
 The loss is the sum of both sides, in one of two forms (``objective``):
 
@@ -201,8 +202,9 @@ class CRDLoss(nn.Module):
         pose_weight(torch.zeros(1), weighting)  # validates the name
         self.embed_student = Embed(student_dim, feat_dim)
         self.embed_teacher = Embed(teacher_dim, feat_dim)
-        self.memory = ContrastMemory(num_samples, feat_dim, momentum, poses, seed)
-        self.k = min(nce_k, num_samples - 1)
+        # in-batch negatives read no memory: none is allocated (nor saved in checkpoints)
+        self.memory = ContrastMemory(num_samples, feat_dim, momentum, poses, seed) if negatives == "memory" else None
+        self.k = min(nce_k, num_samples - 1) if negatives == "memory" else 0
         self.tau, self.objective, self.weighting, self.z_momentum = tau, objective, weighting, z_momentum
         self.diagnostics: dict = {}
         # measure the effective rank every this many steps, holding it in between (None: every step on a CPU,

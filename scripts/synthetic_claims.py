@@ -68,7 +68,9 @@ SHAPE = ["--img_encoder", "resnet18", "--shape", "PointCloud", "--img_feature_di
 TEACHER = SHAPE + ["--fusion", "linear"]  # the fusion pinned, so that a row means the same whatever the default
 RESIDUAL = SHAPE + ["--fusion", "residual"]
 STUDENT = ["--student_encoder", "resnet18", "--nce_k", "1024", "--teacher_model", "{teacher}"]
-CRD = ["--crd", "--tau", "0.5", "--weighting", "linear"]
+# the negatives pinned, so that a row means the same whatever the default: CRD's memory bank, or the batch
+CRD = ["--crd", "--crd_negatives", "memory", "--tau", "0.5", "--weighting", "linear"]
+CRD_BATCH = ["--crd", "--crd_negatives", "batch", "--tau", "0.5", "--weighting", "linear"]
 
 # key -> (label, script, flags beyond BUDGET, epochs kind, teacher key or None, zero-shot split). The students
 # distil ``kd_teacher``: one teacher per set (seed ``--teacher_seed``), trained for ``--teacher_epochs`` epochs so
@@ -97,24 +99,24 @@ RUNS = {
              "kd_teacher", False),
     "kl": ("student, KL distillation (the reference's recipe)", "trainingKD.py", OURS + STUDENT + KL,
            "student_epochs", "kd_teacher", False),
-    "crd": ("student, CRD alone (NCE, tau 0.5, pose-weighted negatives)", "trainingKD.py",
+    "crd": ("student, CRD alone (memory negatives: NCE, tau 0.5, pose-weighted)", "trainingKD.py",
             OURS + STUDENT + CRD + NO_KL, "student_epochs", "kd_teacher", False),
-    "crd_kl": ("student, CRD + the KL recipe (the default)", "trainingKD.py", OURS + STUDENT + CRD + KL, "student_epochs",
-               "kd_teacher", False),
+    "crd_kl": ("student, CRD (memory negatives) + the KL recipe", "trainingKD.py", OURS + STUDENT + CRD + KL,
+               "student_epochs", "kd_teacher", False),
+    "crd_batch": ("student, CRD alone (in-batch negatives: InfoNCE, tau 0.5, pose-weighted)", "trainingKD.py",
+                  OURS + STUDENT + CRD_BATCH + NO_KL, "student_epochs", "kd_teacher", False),
+    "crd_batch_kl": ("student, CRD (in-batch negatives) + the KL recipe (the default)", "trainingKD.py",
+                     OURS + STUDENT + CRD_BATCH + KL, "student_epochs", "kd_teacher", False),
     # the search around CRD (one change each from ``crd``; for the first ``--search_seeds`` seeds)
     "crd_tau0.07": ("search: CRD at CRD's own tau 0.07", "trainingKD.py",
-                    OURS + STUDENT + NO_KL + ["--crd", "--tau", "0.07", "--weighting", "linear"], "student_epochs",
-                    "kd_teacher", False),
+                    OURS + STUDENT + NO_KL + ["--crd", "--crd_negatives", "memory", "--tau", "0.07", "--weighting",
+                                              "linear"], "student_epochs", "kd_teacher", False),
     "crd_beta2": ("search: CRD with beta 2 (0.8 above)", "trainingKD.py", OURS + STUDENT + CRD + NO_KL + ["--beta", "2"],
                   "student_epochs", "kd_teacher", False),
     "crd_image": ("search: CRD on the teacher's image feature", "trainingKD.py",
                   OURS + STUDENT + CRD + NO_KL + ["--teacher_feature", "image"], "student_epochs", "kd_teacher", False),
     "crd_live": ("search: CRD with the live teacher embedding as the positive", "trainingKD.py",
                  OURS + STUDENT + CRD + NO_KL + ["--crd_positive", "live"], "student_epochs", "kd_teacher", False),
-    "crd_batch": ("search: CRD with in-batch negatives (live positive, InfoNCE)", "trainingKD.py",
-                  OURS + STUDENT + CRD + NO_KL + ["--crd_negatives", "batch"], "student_epochs", "kd_teacher", False),
-    "crd_batch_kl": ("search: CRD with in-batch negatives + the KL recipe", "trainingKD.py",
-                     OURS + STUDENT + CRD + KL + ["--crd_negatives", "batch"], "student_epochs", "kd_teacher", False),
     "novel_control": ("zero-shot control", "benchmarks/plain_loop.py", ["--schedule", "cosine", "--novel"],
                       "epochs", None, True),
     "novel_teacher": ("zero-shot teacher", "training.py", OURS + TEACHER + ["--novel"], "epochs", None, True),
@@ -130,8 +132,8 @@ RUNS = {
 SHARED = ("kd_teacher", "control_long", "teacher_residual_random_long")  # trained once per set, not once per seed
 # the order of the work: the students first (the paper's claim), then the CRD search, then the comparison with
 # the control, then the long budget's rows, then zero-shot; each group over every seed and set before the next group starts
-SEARCH = ("crd_tau0.07", "crd_beta2", "crd_image", "crd_live", "crd_batch", "crd_batch_kl")
-GROUPS = (("kd_teacher", "pose", "kl", "crd", "crd_kl"), SEARCH,
+SEARCH = ("crd_tau0.07", "crd_beta2", "crd_image", "crd_live")
+GROUPS = (("kd_teacher", "pose", "kl", "crd", "crd_kl", "crd_batch", "crd_batch_kl"), SEARCH,
           ("control", "baseline", "teacher", "teacher_random", "teacher_residual", "teacher_residual_random"),
           ("control_long", "teacher_residual_random_long"),
           ("novel_control", "novel_teacher", "novel_teacher_random", "novel_teacher_residual",
@@ -203,14 +205,14 @@ TARGETS = (
     ("teacher - control", "teacher", "control", 5.0, True),
     ("teacher, residual fusion - control", "teacher_residual", "control", 5.0, True),
     ("the students' teacher - control, the long budget", "kd_teacher", "control_long", 5.0, True),
-    ("student: CRD - pose loss only", "crd", "pose", 3.0, False),
-    ("student: CRD + KL - KL", "crd_kl", "kl", 0.0, False),
-    ("student: CRD, live positive - pose loss only", "crd_live", "pose", 3.0, False),
-    ("student: CRD, live positive - CRD", "crd_live", "crd", None, False),
+    ("student: CRD, memory negatives - pose loss only", "crd", "pose", 3.0, False),
+    ("student: CRD, memory negatives + KL - KL", "crd_kl", "kl", 0.0, False),
+    ("student: CRD, memory negatives, live positive - pose loss only", "crd_live", "pose", 3.0, False),
+    ("student: CRD, memory negatives, live positive - CRD, memory negatives", "crd_live", "crd", None, False),
     ("student: CRD, in-batch negatives - pose loss only", "crd_batch", "pose", 3.0, False),
-    ("student: CRD, in-batch negatives - CRD", "crd_batch", "crd", None, False),
+    ("student: CRD, in-batch negatives - CRD, memory negatives", "crd_batch", "crd", None, False),
     ("student: CRD, in-batch negatives + KL - KL", "crd_batch_kl", "kl", 0.0, False),
-    ("student: CRD, in-batch negatives + KL - CRD + KL", "crd_batch_kl", "crd_kl", None, False),
+    ("student: CRD, in-batch negatives + KL - CRD, memory negatives + KL", "crd_batch_kl", "crd_kl", None, False),
     ("student: KL - pose loss only", "kl", "pose", None, False),
 )
 FROM_EPOCH = 5  # 1-based, as the logs print it

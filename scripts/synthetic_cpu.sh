@@ -11,9 +11,9 @@ OPT="--dataset Synthetic --batch_size 64 --workers 2 --lr 2e-3 --schedule cosine
 
 $PY training.py $OPT --fusion deform --img_encoder resnet18 --input_dim 32 --img_feature_dim 256 --shape_feature_dim 256 \
     --point_num 250 --n_epoch 24 --output_dir $OUT/teacher_cpu
-# (and without trainingKD.py's KL terms, which were not its defaults then)
+# (the memory bank and no KL terms: neither was the default then)
 KD="$OPT --head mlp --teacher_model $OUT/teacher_cpu/model_best.pth --student_encoder resnet18 --img_feature_dim 256 --n_epoch 20 --alpha 1 --gamma 0 --embed_kl 0"
-$PY trainingKD.py $KD --crd --nce_k 1024 --tau 0.5 --weighting linear --output_dir $OUT/student_crd_cpu
+$PY trainingKD.py $KD --crd --crd_negatives memory --nce_k 1024 --tau 0.5 --weighting linear --output_dir $OUT/student_crd_cpu
 $PY trainingKD.py $KD --output_dir $OUT/student_pose_cpu
 
 $PY testing.py --dataset Synthetic --model $OUT/teacher_cpu/model_best.pth --workers 2 --output_dir $OUT/teacher_cpu/test

@@ -104,8 +104,8 @@ def test_the_targets_pair_seeds_and_a_6_epoch_target_must_hold_at_every_epoch_fr
              if line.startswith("| ")}
     assert "| +7.0 ± 1.4 | +5.0 | yes |" in lines[("teacher - control", "+5", "tuning", "2")]
     assert "| +0.0 | -3.0 | no |" in lines[("image-only network - control", "-1", "tuning", "1")]
-    assert "| +4.0 ± 2.8 |  | yes |" in lines[("student: CRD - pose loss only", "+3", "tuning", "2")]
-    assert not any(key[0].startswith("student: CRD + KL") for key in lines)  # no KL runs: no row
+    assert "| +4.0 ± 2.8 |  | yes |" in lines[("student: CRD, memory negatives - pose loss only", "+3", "tuning", "2")]
+    assert not any(key[0].startswith("student: CRD, memory negatives + KL") for key in lines)  # no KL runs: no row
 
 
 def test_the_long_budget_rows_are_shared_by_the_seeds_and_paired_with_the_students_teacher(tmp_path):

@@ -143,11 +143,12 @@ def test_trainingkd_freezes_the_teacher_and_logs_every_loss_term(synthetic_root,
 
 
 def test_resume_restores_the_memory_banks_exactly(synthetic_root, teacher_path, tmp_path):
-    straight = distil(synthetic_root, teacher_path, tmp_path / "straight", "--n_epoch", "2", "--crd")
+    memory = ("--crd", "--crd_negatives", "memory")
+    straight = distil(synthetic_root, teacher_path, tmp_path / "straight", "--n_epoch", "2", *memory)
     resumed = tmp_path / "resumed"
-    distil(synthetic_root, teacher_path, resumed, "--n_epoch", "1", "--crd")
+    distil(synthetic_root, teacher_path, resumed, "--n_epoch", "1", *memory)
     first = load_checkpoint(resumed / "checkpoint.pth")["crd"]
-    distil(synthetic_root, teacher_path, resumed, "--n_epoch", "2", "--crd")
+    distil(synthetic_root, teacher_path, resumed, "--n_epoch", "2", *memory)
     a, b = load_checkpoint(straight / "checkpoint.pth"), load_checkpoint(resumed / "checkpoint.pth")
     assert not torch.equal(first["memory.memory_student"], b["crd"]["memory.memory_student"])  # epoch 2 trained
     for key in ("memory.memory_student", "memory.memory_teacher", "memory.poses", "memory.z"):
@@ -204,7 +205,7 @@ def test_gradient_diagnostics_match_the_softmax_identity():
 
 
 def test_distillation_logs_the_crd_diagnostics(teacher_path, synthetic_root, tmp_path):
-    distil(synthetic_root, teacher_path, tmp_path / "s", "--crd", "--n_epoch", "1")
+    distil(synthetic_root, teacher_path, tmp_path / "s", "--crd", "--crd_negatives", "memory", "--n_epoch", "1")
     record = json.loads((tmp_path / "s" / "metrics.jsonl").read_text().splitlines()[0])
     for key in ("diag_cos_student", "diag_cos_teacher", "diag_rank_student", "diag_rank_teacher",
                 "diag_grad_positive", "diag_grad_negative", "diag_align", "diag_memory_fresh"):
@@ -217,6 +218,10 @@ def test_distillation_with_in_batch_negatives_runs_and_records_its_settings(teac
     assert math.isfinite(record["train"]["diag_align"]) and "diag_memory_fresh" not in record["train"]
     saved = json.loads((tmp_path / "s" / "args.json").read_text())
     assert (saved["crd_negatives"], saved["crd_objective"], saved["crd_positive"]) == ("batch", "infonce", "live")
+    # no memory is allocated or saved; resuming the run with memory negatives is refused, naming the missing banks
+    assert not any(key.startswith("memory") for key in load_checkpoint(tmp_path / "s" / "checkpoint.pth")["crd"])
+    with pytest.raises(CheckpointError, match=r"\(crd\) does not fit(.|\n)*missing memory\.memory_student"):
+        distil(synthetic_root, teacher_path, tmp_path / "s", "--crd", "--crd_negatives", "memory", "--n_epoch", "2")
 
 
 @pytest.mark.parametrize("positive", ["memory", "live"])
@@ -261,7 +266,7 @@ def test_off_diagonal_keeps_each_rows_other_columns_in_order():
 
 
 @pytest.mark.parametrize("weighting", ["none", "linear"])
-def test_in_batch_negatives_take_a_known_value_and_ignore_the_memory(weighting):
+def test_in_batch_negatives_take_a_known_value_without_a_memory(weighting):
     torch.manual_seed(0)
     crd = CRDLoss(8, 8, num_samples=30, feat_dim=16, tau=0.2, objective="infonce", positive="live",
                   negatives="batch", weighting=weighting)
@@ -283,9 +288,8 @@ def test_in_batch_negatives_take_a_known_value_and_ignore_the_memory(weighting):
                         terms.append(logits[i, j] + math.log(max(w, 1e-12)))
                 expected += -(logits[i, i] - torch.logsumexp(torch.stack(terms), 0)).item() / 5
     assert loss.item() == pytest.approx(expected, rel=1e-5)
-    # the memory is neither read nor written
-    crd.memory.memory_student.normal_()
-    crd.memory.memory_teacher.normal_()
+    # no memory is allocated (so none is read or written), and the loss is a function of the batch alone
+    assert crd.memory is None and not any("memory" in key for key in crd.state_dict())
     assert crd(student, teacher, index, poses).item() == pytest.approx(loss.item(), rel=1e-6)
     assert "diag_memory_fresh" not in crd.diagnostics and crd.diagnostics["diag_grad_negative"] > 0
     # both embedding heads and the student's feature get gradients
@@ -299,15 +303,28 @@ def test_in_batch_negatives_refuse_the_memory_positive_and_the_nce_objective():
         CRDLoss(8, 8, num_samples=20, negatives="batch", objective="nce", positive="live")
     with pytest.raises(ValueError, match="negatives"):
         CRDLoss(8, 8, num_samples=20, negatives="queue")
-    args = trainingKD.get_args_parser().parse_args(["--teacher_model", "t.pth", "--crd_negatives", "batch"])
+    args = trainingKD.get_args_parser().parse_args(["--teacher_model", "t.pth"])  # in-batch negatives by default
     trainingKD.resolve_crd_args(args)
-    assert (args.crd_objective, args.crd_positive) == ("infonce", "live")
-    args = trainingKD.get_args_parser().parse_args(["--teacher_model", "t.pth"])
+    assert (args.crd_negatives, args.crd_objective, args.crd_positive) == ("batch", "infonce", "live")
+    args = trainingKD.get_args_parser().parse_args(["--teacher_model", "t.pth", "--crd_negatives", "memory"])
     trainingKD.resolve_crd_args(args)
     assert (args.crd_objective, args.crd_positive) == ("nce", "memory")
     with pytest.raises(InputError, match="--crd_objective infonce, not nce"):
         trainingKD.resolve_crd_args(trainingKD.get_args_parser().parse_args(
             ["--teacher_model", "t.pth", "--crd_negatives", "batch", "--crd_objective", "nce"]))
+
+
+def test_skip_bad_is_refused_with_memory_negatives_under_torchrun_only(monkeypatch):
+    def resolve(*flags):
+        trainingKD.resolve_crd_args(trainingKD.get_args_parser().parse_args(["--teacher_model", "t.pth", *flags]))
+
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    with pytest.raises(InputError, match="--skip_bad cannot be combined with --crd --crd_negatives memory"):
+        resolve("--crd", "--crd_negatives", "memory", "--skip_bad")
+    resolve("--crd", "--skip_bad")  # in-batch negatives: each process contrasts its own batch, of any size
+    resolve("--crd", "--crd_negatives", "memory")
+    monkeypatch.setenv("WORLD_SIZE", "1")
+    resolve("--crd", "--crd_negatives", "memory", "--skip_bad")
 
 
 def test_in_batch_contrast_aligns_student_and_teacher_embeddings():

@@ -100,7 +100,8 @@ def test_two_process_teacher_matches_one_process_and_resumes_alone(synthetic_roo
 
 def test_two_process_distillation_keeps_identical_memory_banks(teacher_path, synthetic_root, tmp_path):
     argv = ["--dataset", "Synthetic", "--data_dir", str(synthetic_root), "--teacher_model", str(teacher_path),
-            "--student_encoder", "resnet18", "--img_feature_dim", "32", "--crd", "--nce_k", "16", "--workers", "0",
+            "--student_encoder", "resnet18", "--img_feature_dim", "32", "--crd", "--crd_negatives", "memory",
+            "--nce_k", "16", "--workers", "0",
             "--print_freq", "0", "--lr", "1e-3", "--seed", "1", "--sync_bn", "--n_epoch", "1"]
     torchrun("trainingKD.py", argv + ["--batch_size", "8", "--output_dir", str(tmp_path / "ddp")])
     single("trainingKD.py", argv + ["--batch_size", "16", "--output_dir", str(tmp_path / "one")])

@@ -313,7 +313,8 @@ def test_training_killed_mid_epoch_resumes_bit_identical(synthetic_root, tmp_pat
 
 def test_distillation_killed_mid_epoch_resumes_bit_identical(teacher_path, synthetic_root, tmp_path):
     common = ["trainingKD.py", "--dataset", "Synthetic", "--data_dir", str(synthetic_root), "--teacher_model",
-              str(teacher_path), "--student_encoder", "resnet18", "--img_feature_dim", "32", "--crd", "--nce_k", "16",
+              str(teacher_path), "--student_encoder", "resnet18", "--img_feature_dim", "32", "--crd",
+              "--crd_negatives", "memory", "--nce_k", "16",
               "--lr", "1e-3", "--seed", "1"] + KILL_ARGS
     subprocess.run([sys.executable, *common, "--output_dir", str(tmp_path / "straight")], cwd=REPO, check=True, capture_output=True,
                    timeout=300)

@@ -2,6 +2,7 @@
 import json
 import math
 
+import pytest
 import torch
 
 import training
@@ -30,15 +31,16 @@ def test_precision_on_cpu_is_float32_and_channels_last_is_kept():
         assert torch.ones(2, 2).matmul(torch.ones(2, 2)).dtype == torch.float32
 
 
-def test_benchmark_reports_every_figure_for_both_stages(synthetic_root, tmp_path):
+@pytest.mark.parametrize("negatives", ["batch", "memory"])
+def test_benchmark_reports_every_figure_for_both_stages(synthetic_root, tmp_path, negatives):
     from benchmarks import throughput
 
     path = tmp_path / "bench.json"
     throughput.main(["--data_dir", str(synthetic_root), "--device", "cpu", "--input_dim", "32", "--batch_size", "8",
                      "--img_encoder", "resnet18", "--student_encoder", "resnet18", "--img_feature_dim", "16",
                      "--shape_feature_dim", "16", "--student_feature_dim", "16", "--point_num", "100",
-                     "--nce_k", "16", "--workers", "0", "--batches", "1", "--repeats", "1", "--warmup", "0",
-                     "--json", str(path)])
+                     "--nce_k", "16", "--crd_negatives", negatives, "--workers", "0", "--batches", "1",
+                     "--repeats", "1", "--warmup", "0", "--json", str(path)])
     report = json.loads(path.read_text())
     for stage in ("teacher", "student"):
         for key in ("loader_sps", "model_sps", "full_sps", "eval_sps", "peak_mem_mb"):
