@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 
 .PHONY: test demo bench reproduce-synthetic learning data data-heldout clean-venv
 
-# The demo's small, CPU-sized settings (7m50s on 2 cores with the environment and data in place); the scripts'
+# The demo's small, CPU-sized settings (8 to 12 min on 2 cores with the environment and data in place); the scripts'
 # own defaults are the paper's full-size ones.
 DEMO_TEACHER_EPOCHS ?= 7
 DEMO_STUDENT_EPOCHS ?= 5
