@@ -69,10 +69,10 @@ def main(argv=None):
     model, model_args = build_network(args, device)
     model, train_model = training_module(precision.prepare(model), args, device)
     shape = "PointCloud" if model_args["kind"] == "teacher" else None
+    train_set, val_set = make_dataset(args, "train", shape), make_dataset(args, "val", shape)
+    # created once the data has loaded, so that bad input leaves no empty run directory behind
     output_dir = Path(args.output_dir) if args.output_dir else default_output_dir(args, shape)
     output_dir.mkdir(parents=True, exist_ok=True)
-
-    train_set, val_set = make_dataset(args, "train", shape), make_dataset(args, "val", shape)
     print(f"{args.dataset}: {len(train_set)} training samples of {len(train_set.class_names)} classes, "
           f"{len(val_set)} val samples of {len(val_set.class_names)} classes")
     train_loader = make_loader(train_set, args.batch_size, args.workers, True, device, args.seed)

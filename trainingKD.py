@@ -155,8 +155,6 @@ def main(argv=None):
     device = start_run(args, "trainingKD.py")
     precision = Precision.from_args(args, device)
     codec = ViewpointCodec(args.bin_size)
-    output_dir = Path(args.output_dir)
-    output_dir.mkdir(parents=True, exist_ok=True)
 
     teacher, teacher_args = load_teacher(args, device)
     student, student_args = build_student(args, device)
@@ -165,6 +163,9 @@ def main(argv=None):
     train_set = make_dataset(args, "train", "PointCloud")
     teacher_val = make_dataset(args, "val", "PointCloud")
     val_set = make_dataset(args, "val", None)
+    # created once the teacher and the data have loaded, so that bad input leaves no empty run directory behind
+    output_dir = Path(args.output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
     print(f"{args.dataset}: {len(train_set)} training samples, {len(val_set)} val samples; teacher "
           f"{teacher_args['img_encoder']} + PointNet, student {student_args['img_encoder']}")
     train_loader = make_loader(train_set, args.batch_size, args.workers, True, device, args.seed)

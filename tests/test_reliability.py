@@ -140,10 +140,12 @@ def test_bad_point_cloud_names_the_file(how, message, synthetic_copy, tmp_path, 
     assert f"point cloud {cloud}" in err and message in err
 
 
-def test_missing_dataset_says_how_to_prepare_it(tmp_path, capsys):
+def test_missing_dataset_says_how_to_prepare_it(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the default run directory, result/PointCloud_ObjectNet3D, is relative
     status, err = cli(capsys, training, ["--dataset", "ObjectNet3D", "--data_dir", str(tmp_path / "nowhere")])
     assert status == EXIT_BAD_INPUT
     assert f"dataset root {tmp_path / 'nowhere'} does not exist" in err and "dataset.prepare_objectnet3d" in err
+    assert not (tmp_path / "result").exists()  # bad input leaves no empty run directory behind
     (tmp_path / "empty").mkdir()
     status, err = cli(capsys, training, ["--dataset", "Pascal3D", "--data_dir", str(tmp_path / "empty")])
     assert status == EXIT_BAD_INPUT and f"annotation table {tmp_path / 'empty' / 'Pascal3D.txt'} does not exist" in err
@@ -174,6 +176,7 @@ def test_wrong_checkpoints(teacher_path, image_model_path, synthetic_root, tmp_p
     for script, argv, message in cases:
         status, err = cli(capsys, script, base + argv)
         assert status == EXIT_BAD_INPUT and message in err, err
+    assert not (tmp_path / "t").exists()  # refused before any run directory was made
     not_a_checkpoint = tmp_path / "notes.pth"
     not_a_checkpoint.write_text("hello")
     foreign = tmp_path / "foreign.pth"
