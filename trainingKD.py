@@ -38,7 +38,7 @@ from engine.schedule import make_optimizer, make_scheduler
 from engine.cli import run_cli
 from engine.setup import start_run, training_module
 from engine.data import make_dataset, make_loader
-from model.crd import NEGATIVES, OBJECTIVES, POSITIVES, WEIGHTINGS
+from model.crd import NEGATIVE_DEFAULTS, NEGATIVES, OBJECTIVES, POSITIVES, WEIGHTINGS
 from model.distill import DistillObjective, freeze
 from model.encoders import IMAGE_BACKBONES
 from model.estimator import HEADS, INITS, build_model, network_from_checkpoint
@@ -102,7 +102,7 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
 def resolve_crd_args(args) -> None:
     """Fill the CRD objective and positive that follow the negatives, and refuse the combinations that do not go."""
     batch = args.crd_negatives == "batch"
-    for name, fits in (("crd_objective", "infonce" if batch else "nce"), ("crd_positive", "live" if batch else "memory")):
+    for name, fits in zip(("crd_objective", "crd_positive"), NEGATIVE_DEFAULTS[args.crd_negatives]):
         if getattr(args, name) is None:
             setattr(args, name, fits)
         elif batch and getattr(args, name) != fits:
@@ -183,11 +183,12 @@ def main(argv=None):
             z_momentum=args.z_momentum, poses=torch.from_numpy(train_set.labels()).float(), seed=args.seed,
             positive=args.crd_positive, negatives=args.crd_negatives).to(device)
         distributed.broadcast_module(crd)  # rank 0's random memory banks on every rank
-        negatives = (f"{crd.k} memory negatives per anchor" if args.crd_negatives == "memory" else
-                     f"in-batch negatives ({args.batch_size - 1} per anchor)")
-        memory = f", memory {len(train_set)} x {args.feat_dim} (x2)" if args.crd_negatives == "memory" else ""
+        if args.crd_negatives == "memory":
+            negatives = f"{crd.k} memory negatives per anchor (memory {len(train_set)} x {args.feat_dim}, x2)"
+        else:
+            negatives = f"in-batch negatives ({args.batch_size - 1} per anchor)"
         print(f"CRD: {args.crd_objective} objective, {args.crd_positive} positive, {negatives}, "
-              f"tau {args.tau}, weighting {args.weighting}{memory}")
+              f"tau {args.tau}, weighting {args.weighting}")
     objective = DistillObjective(teacher, PoseLoss(codec, args.offset_weight), crd, alpha=args.alpha, beta=args.beta, gamma=args.gamma,
                                  kd_T=args.kd_T, embed_kl=args.embed_kl, teacher_feature=args.teacher_feature)
     parameters = list(student.parameters()) + (list(crd.parameters()) if crd is not None else [])

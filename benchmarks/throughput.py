@@ -42,7 +42,7 @@ from engine.setup import resolve_device  # noqa: E402
 from dataset.classes import DATASETS  # noqa: E402
 from engine.data import make_dataset, make_loader  # noqa: E402
 from dataset.transforms import AUGMENTATIONS  # noqa: E402
-from model.crd import CRDLoss  # noqa: E402
+from model.crd import NEGATIVE_DEFAULTS, NEGATIVES, CRDLoss  # noqa: E402
 from model.distill import DistillObjective, freeze  # noqa: E402
 from model.encoders import IMAGE_BACKBONES  # noqa: E402
 from model.estimator import build_model  # noqa: E402
@@ -64,7 +64,7 @@ def get_args(argv=None):
     p.add_argument("--student_feature_dim", type=int, default=2048)
     p.add_argument("--point_num", type=int, default=2500)
     p.add_argument("--augment", default="reference", choices=AUGMENTATIONS)
-    p.add_argument("--crd_negatives", default="batch", choices=["batch", "memory"],
+    p.add_argument("--crd_negatives", default="batch", choices=NEGATIVES,
                    help="the student's CRD negatives (trainingKD.py's default: the batch; memory: CRD's bank)")
     p.add_argument("--nce_k", type=int, default=16384, help="memory negatives per anchor (--crd_negatives memory)")
     p.add_argument("--workers", type=int, default=2)
@@ -200,10 +200,10 @@ def main(argv=None) -> dict:
         student = precision.prepare(build_model({"kind": "image", "img_encoder": args.student_encoder,
                                                  "img_feature_dim": args.student_feature_dim,
                                                  "num_bins": [24, 12, 24]}).to(device))
-        memory = args.crd_negatives == "memory"
+        objective, positive = NEGATIVE_DEFAULTS[args.crd_negatives]
         crd = CRDLoss(200, 200, num_samples=len(train_set), nce_k=args.nce_k, weighting="linear",
                       poses=torch.from_numpy(train_set.labels()).float(), negatives=args.crd_negatives,
-                      objective="nce" if memory else "infonce", positive="memory" if memory else "live").to(device)
+                      objective=objective, positive=positive).to(device)
         train_model = torch.compile(student) if args.compile else student
         optimizer = torch.optim.Adam(list(student.parameters()) + list(crd.parameters()), lr=1e-4)
         objective = DistillObjective(teacher, PoseLoss(codec), crd)

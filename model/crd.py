@@ -56,6 +56,8 @@ WEIGHTINGS = ("none", "linear", "sqrt", "square", "sin", "sinsin")
 OBJECTIVES = ("nce", "infonce")
 POSITIVES = ("memory", "live")
 NEGATIVES = ("memory", "batch")
+# the objective and the positive that go with each kind of negatives when not given (in-batch takes only these)
+NEGATIVE_DEFAULTS = {"memory": ("nce", "memory"), "batch": ("infonce", "live")}
 # An embedding whose samples point the same way has collapsed: CRD then no longer tells samples apart.
 COLLAPSE_COSINE, COLLAPSE_RANK = 0.9, 2.0
 # torch.linalg.svdvals synchronises a CUDA device with the host, so on a GPU the effective rank is measured
