@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: test demo bench reproduce-synthetic learning data data-heldout clean-venv
+.PHONY: test demo bench reproduce-synthetic learning data data-heldout data-many data-many-heldout clean-venv
 
 # The demo's small, CPU-sized settings (8 to 12 min on 2 cores with the environment and data in place); the scripts'
 # own defaults are the paper's full-size ones.
@@ -61,6 +61,13 @@ data: $(VENV)/.installed
 # The held-out synthetic set: another generator seed, so other instances, colours and images; never tuned on
 data-heldout: $(VENV)/.installed
 	$(PY) -m dataset.synthetic --out data/SyntheticHeldout --seed 1
+
+# The many-category set (120 procedural categories, 20 novel; docs/shape_data.md) and its never-tuned twin
+data-many: $(VENV)/.installed
+	$(PY) -m dataset.synthetic_many --out data/SyntheticMany
+
+data-many-heldout: $(VENV)/.installed
+	$(PY) -m dataset.synthetic_many --out data/SyntheticManyHeldout --seed 1
 
 clean-venv:
 	rm -rf $(VENV)

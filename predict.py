@@ -10,7 +10,8 @@ elevation and in-plane rotation in degrees (the README's convention), then for e
 likely bins as hypotheses (angle with its in-bin offset, and the bin's probability): a symmetric object often
 has its second hypothesis 180 degrees from the first. Images run through the network in batches on the
 device. A bad CSV row or an unreadable image is reported with its line (or file) on stderr and skipped; the
-rest is still predicted. A teacher checkpoint needs ``--pointcloud``, used for every image.
+rest is still predicted. A teacher checkpoint needs the objects' shape, used for every image: ``--pointcloud``,
+or ``--views`` for a multi-view teacher.
 """
 from __future__ import annotations
 
@@ -29,9 +30,9 @@ from auxiliary.angles import ANGLE_NAMES, ViewpointCodec, label_to_raw
 from auxiliary.checkpoint import load_checkpoint
 from auxiliary.errors import InputError
 from auxiliary.files import atomic_write_text
-from dataset.pointcloud import prepare_points, read_ply_points
+from dataset.pointcloud import read_ply_points
 from dataset.transforms import Augmentation, ImageError, clip_box, crop_view, load_image, normalize_batch
-from demo import draw_pose
+from demo import draw_pose, teacher_shape
 from engine.cli import run_cli
 from engine.data import collate_skipping
 from engine.setup import resolve_device
@@ -48,6 +49,7 @@ def get_args_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", default="predictions.csv", help="the predictions CSV")
     p.add_argument("--overlay_dir", default=None, help="also draw each predicted pose into this folder")
     p.add_argument("--pointcloud", default=None, help="the objects' point cloud (PLY), for a teacher")
+    p.add_argument("--views", default=None, help="the objects' multi-view renders (views.png), for a multi-view teacher")
     p.add_argument("--batch_size", type=int, default=32)
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
@@ -133,14 +135,8 @@ def main(argv=None):
     checkpoint = load_checkpoint(args.model)
     model = network_from_checkpoint(checkpoint, args.model).to(device).eval()
     data_args = checkpoint.get("data_args", {})
-    points = None
-    if model.kind == "teacher":
-        if not args.pointcloud:
-            raise InputError(f"{args.model} is a teacher: it needs the objects' point cloud (--pointcloud PLY)")
-        cloud = read_ply_points(args.pointcloud)
-        points = torch.from_numpy(prepare_points(cloud, data_args.get("point_num", 2500),
-                                                 np.random.default_rng(args.seed),
-                                                 norm=data_args.get("point_norm", "minmax")))[None].to(device)
+    cloud = read_ply_points(args.pointcloud) if args.pointcloud else None
+    shape = teacher_shape(model, checkpoint, device, cloud, args.views, np.random.default_rng(args.seed))
     codec = ViewpointCodec(360 // checkpoint["model_args"]["num_bins"][0])
     items, problems = read_inputs(Path(args.images))
     for problem in problems:
@@ -161,7 +157,7 @@ def main(argv=None):
             if batch is None:
                 continue
             images = normalize_batch(batch["image"].to(device))
-            out = model(images, None if points is None else points.expand(len(images), -1, -1))
+            out = model(images, None if shape is None else shape.expand(len(images), *shape.shape[1:]))
             angles, probs = hypotheses(out["outputs"], codec)
             for j, index in enumerate(batch["index"].tolist()):
                 _, path, _ = items[index]

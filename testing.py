@@ -19,19 +19,16 @@ from pathlib import Path
 import numpy as np
 
 from auxiliary.angles import ViewpointCodec, label_to_raw
-from auxiliary.checkpoint import KIND_NAMES, CheckpointError, load_checkpoint
+from auxiliary.checkpoint import SHAPE_NAMES, CheckpointError, load_checkpoint
 from auxiliary.files import atomic_write_text
 from engine.loop import Precision, evaluate
 from auxiliary.metrics import format_table
-from engine.options import data_parser
+from engine.options import FROM_CHECKPOINT, data_parser
 from auxiliary.plots import plot_error_cdf, plot_per_class
 from engine.cli import run_cli
 from engine.setup import print_header, resolve_device
 from engine.data import make_dataset, make_loader
-from model.estimator import network_from_checkpoint
-
-FROM_CHECKPOINT = "from-checkpoint"
-
+from model.estimator import network_from_checkpoint, shape_of
 
 def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description="3DAug-Pose evaluation", parents=[data_parser()], add_help=add_help)
@@ -46,10 +43,9 @@ def resolve_settings(args, checkpoint) -> None:
     """Fill the settings left unset from the checkpoint, and refuse ones that contradict it."""
     model_args, trained = checkpoint["model_args"], checkpoint.get("data_args", {})
     kind = model_args["kind"]
-    if args.shape != FROM_CHECKPOINT and (args.shape is None) != (kind == "image"):
-        wanted = f"{KIND_NAMES['image']} (--shape None)" if args.shape is None else \
-            f"{KIND_NAMES['teacher']} (--shape PointCloud)"
-        raise CheckpointError(f"{args.model} holds {KIND_NAMES[kind]}, but {wanted} was asked for")
+    if args.shape != FROM_CHECKPOINT and args.shape != shape_of(model_args):
+        raise CheckpointError(f"{args.model} holds {SHAPE_NAMES[shape_of(model_args)]}, but "
+                              f"{SHAPE_NAMES[args.shape]} (--shape {args.shape}) was asked for")
     if args.img_feature_dim is not None and args.img_feature_dim != model_args["img_feature_dim"]:
         raise CheckpointError(f"{args.model} has img_feature_dim {model_args['img_feature_dim']}, "
                               f"not {args.img_feature_dim}")
@@ -57,7 +53,8 @@ def resolve_settings(args, checkpoint) -> None:
     if args.bin_size is not None and args.bin_size != bins:
         raise CheckpointError(f"{args.model} was trained with --bin_size {bins}, not {args.bin_size}")
     args.bin_size = bins
-    args.shape = "PointCloud" if kind == "teacher" else None
+    args.shape = shape_of(model_args)
+    args.shape_dir = args.shape_dir or trained.get("shape_dir")
     args.input_dim = args.input_dim or trained.get("input_dim", 224)
     args.point_num = args.point_num or trained.get("point_num", 2500)
     args.point_norm = args.point_norm or trained.get("point_norm", "minmax")

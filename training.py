@@ -1,4 +1,5 @@
-"""Stage 1: train the teacher (image + point cloud, ``--shape PointCloud``) or the image-only baseline (``--shape None``).
+"""Stage 1: train the teacher (image + shape: ``--shape PointCloud`` or ``--shape MultiView``) or the image-only
+baseline (``--shape None``).
 
     python training.py --dataset ObjectNet3D --n_epoch 300 --lr 1e-4 --decrease 200 --random \
         --shape PointCloud --shape_dir pointcloud --shape_feature_dim 1024 --img_feature_dim 1024 --batch_size 160
@@ -14,7 +15,7 @@ import argparse
 from pathlib import Path
 
 from auxiliary.angles import ViewpointCodec
-from auxiliary.checkpoint import KIND_NAMES, CheckpointError, load_checkpoint
+from auxiliary.checkpoint import SHAPE_NAMES, CheckpointError, load_checkpoint
 from engine.loop import Precision, TeacherObjective
 from engine.runner import fit
 from engine.schedule import make_optimizer, make_scheduler
@@ -22,7 +23,7 @@ from engine.options import data_parser, model_parser, train_parser
 from engine.cli import run_cli
 from engine.setup import start_run, training_module
 from engine.data import make_dataset, make_loader
-from model.estimator import build_model, model_args_from, network_from_checkpoint
+from model.estimator import build_model, model_args_from, network_from_checkpoint, shape_of
 from model.infonce import InfoNCE
 from model.pose_loss import PoseLoss
 
@@ -50,9 +51,9 @@ def build_network(args, device):
         checkpoint = load_checkpoint(args.model)
         model_args = checkpoint["model_args"]
         expected = "image" if args.shape is None else "teacher"
-        if model_args["kind"] != expected:
-            raise CheckpointError(f"{args.model} holds {KIND_NAMES[model_args['kind']]}, but --shape {args.shape} "
-                                  f"asks for {KIND_NAMES[expected]}")
+        if model_args["kind"] != expected or shape_of(model_args) != args.shape:
+            raise CheckpointError(f"{args.model} holds {SHAPE_NAMES[shape_of(model_args)]}, but --shape {args.shape} "
+                                  f"asks for {SHAPE_NAMES[args.shape]}")
         model = network_from_checkpoint(checkpoint, args.model)
         print(f"started from the weights of {args.model}")
     else:
@@ -68,7 +69,7 @@ def main(argv=None):
     codec = ViewpointCodec(args.bin_size)
     model, model_args = build_network(args, device)
     model, train_model = training_module(precision.prepare(model), args, device)
-    shape = "PointCloud" if model_args["kind"] == "teacher" else None
+    shape = shape_of(model_args)
     train_set, val_set = make_dataset(args, "train", shape), make_dataset(args, "val", shape)
     # created once the data has loaded, so that bad input leaves no empty run directory behind
     output_dir = Path(args.output_dir) if args.output_dir else default_output_dir(args, shape)

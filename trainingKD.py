@@ -32,7 +32,7 @@ from auxiliary.checkpoint import CheckpointError, load_checkpoint
 from engine.loop import Precision, evaluate
 from auxiliary.errors import InputError
 from auxiliary.metrics import format_table
-from engine.options import data_parser, train_parser
+from engine.options import FROM_CHECKPOINT, data_parser, train_parser
 from engine.runner import fit
 from engine.schedule import make_optimizer, make_scheduler
 from engine.cli import run_cli
@@ -41,7 +41,7 @@ from engine.data import make_dataset, make_loader
 from model.crd import NEGATIVE_DEFAULTS, NEGATIVES, OBJECTIVES, POSITIVES, WEIGHTINGS
 from model.distill import DistillObjective, freeze
 from model.encoders import IMAGE_BACKBONES
-from model.estimator import HEADS, INITS, build_model, network_from_checkpoint
+from model.estimator import HEADS, INITS, build_model, network_from_checkpoint, shape_of
 from model.pose_loss import PoseLoss
 
 
@@ -49,7 +49,7 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description="3DAug-Pose stage 2: distil the teacher into an image-only student",
                                      parents=[data_parser(), train_parser()], add_help=add_help)
     parser.set_defaults(n_epoch=60, decrease=44, output_dir="save_models", input_dim=None, point_num=None,
-                        point_norm=None)
+                        point_norm=None, shape=FROM_CHECKPOINT)
     g = parser.add_argument_group("teacher")
     g.add_argument("--teacher_model", required=True, help="the teacher's checkpoint (from training.py)")
     g.add_argument("--teacher_feature", default="fused", choices=["fused", "image"],
@@ -119,9 +119,14 @@ def load_teacher(args, device):
     checkpoint = load_checkpoint(args.teacher_model, kind="teacher")
     model_args = checkpoint["model_args"]
     if args.shape is None:
-        raise InputError("trainingKD.py distils a point-cloud teacher: use --shape PointCloud (the student never "
-                         "sees shapes; test it with testing.py --shape None)")
-    if args.shape_feature_dim is not None and args.shape_feature_dim != model_args["shape_feature_dim"]:
+        raise InputError("trainingKD.py distils a teacher that reads shapes: leave --shape out (the teacher's own is "
+                         "used; the student never sees shapes; test it with testing.py --shape None)")
+    teacher_shape = shape_of(model_args)
+    if args.shape != FROM_CHECKPOINT and args.shape != teacher_shape:
+        raise CheckpointError(f"{args.teacher_model} reads {teacher_shape} shapes, not {args.shape}")
+    args.shape = teacher_shape
+    if (args.shape_feature_dim is not None and teacher_shape == "PointCloud"
+            and args.shape_feature_dim != model_args["shape_feature_dim"]):
         raise CheckpointError(f"{args.teacher_model} has shape_feature_dim {model_args['shape_feature_dim']}, "
                               f"not {args.shape_feature_dim}")
     bins = int(360 // model_args["num_bins"][0])
@@ -133,6 +138,7 @@ def load_teacher(args, device):
     args.input_dim = args.input_dim or trained.get("input_dim", 224)
     args.point_num = args.point_num or trained.get("point_num", 2500)
     args.point_norm = args.point_norm or trained.get("point_norm", "minmax")
+    args.shape_dir = args.shape_dir or trained.get("shape_dir")
     return freeze(teacher.to(device)), model_args
 
 
@@ -160,14 +166,14 @@ def main(argv=None):
     student, student_args = build_student(args, device)
     teacher = precision.prepare(teacher)
     student, train_student = training_module(precision.prepare(student), args, device)
-    train_set = make_dataset(args, "train", "PointCloud")
-    teacher_val = make_dataset(args, "val", "PointCloud")
+    train_set = make_dataset(args, "train", args.shape)
+    teacher_val = make_dataset(args, "val", args.shape)
     val_set = make_dataset(args, "val", None)
     # created once the teacher and the data have loaded, so that bad input leaves no empty run directory behind
     output_dir = Path(args.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     print(f"{args.dataset}: {len(train_set)} training samples, {len(val_set)} val samples; teacher "
-          f"{teacher_args['img_encoder']} + PointNet, student {student_args['img_encoder']}")
+          f"{teacher_args['img_encoder']} + {args.shape}, student {student_args['img_encoder']}")
     train_loader = make_loader(train_set, args.batch_size, args.workers, True, device, args.seed)
     val_loader = make_loader(val_set, args.batch_size, args.workers, False, device)
 

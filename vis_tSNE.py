@@ -3,7 +3,7 @@
     python vis_tSNE.py --dataset Synthetic --model result/teacher_cpu/model_best.pth \
         result/student_crd_cpu/best_student.pt --feature fused --color_by class --output_dir vis_feat
 
-``--feature``: ``image`` (the image encoder's output), ``shape`` (a teacher's PointNet feature), ``fused`` (the 200-d feature the heads read: the fused
+``--feature``: ``image`` (the image encoder's output), ``shape`` (a teacher's shape feature: PointNet's, or the views' concatenated), ``fused`` (the 200-d feature the heads read: the fused
 image + shape feature of a teacher, the compressed image feature of an image-only network), ``embedding`` (the
 200-d projection: the teacher's image projection, the student's embedding) or ``head`` (the six head outputs,
 concatenated). Points are coloured by class or by azimuth / elevation bin (``--bin`` degrees). Writes
@@ -37,7 +37,7 @@ from auxiliary.plots import save_figure  # noqa: E402
 from engine.cli import run_cli  # noqa: E402
 from engine.setup import print_header, resolve_device  # noqa: E402
 from engine.data import make_dataset  # noqa: E402
-from model.estimator import network_from_checkpoint  # noqa: E402
+from model.estimator import network_from_checkpoint, shape_input, shape_of  # noqa: E402
 
 FEATURES = ("image", "shape", "fused", "embedding", "head")
 COLOR_BY = ("class", "azimuth", "elevation")
@@ -71,9 +71,9 @@ def extract(model, loader, feature: str, device) -> np.ndarray:
         if feature == "image":
             value = model.image_encoder(batch["image"])
         elif feature == "shape":
-            value = model.shape_encoder(batch["points"])
+            value = model.shape_encoder(shape_input(batch))
         else:
-            out = model(batch["image"], batch.get("points"))
+            out = model(batch["image"], shape_input(batch))
             value = torch.cat(out["outputs"], dim=1) if feature == "head" else out[KEYS[feature]]
         chunks.append(value.float().cpu())
     return torch.cat(chunks).numpy()
@@ -113,10 +113,11 @@ def main(argv=None):
         if args.feature == "shape" and model_args["kind"] != "teacher":
             raise InputError(f"{path} is an image-only network: it has no shape feature")
         model = network_from_checkpoint(checkpoint, path).to(device)
-        shape = "PointCloud" if model_args["kind"] == "teacher" else None
+        shape = shape_of(model_args)
         settings = argparse.Namespace(**{**vars(args), "input_dim": args.input_dim or trained.get("input_dim", 224),
                                          "point_num": args.point_num or trained.get("point_num", 2500),
-                                         "point_norm": args.point_norm or trained.get("point_norm", "minmax")})
+                                         "point_norm": args.point_norm or trained.get("point_norm", "minmax"),
+                                         "shape_dir": args.shape_dir or trained.get("shape_dir")})
         dataset = make_dataset(settings, args.split, shape)
         rng = np.random.default_rng(args.seed)
         indices = np.arange(len(dataset))

@@ -15,6 +15,8 @@ from auxiliary.errors import InputError
 
 FORMAT = "3daug-pose"
 KIND_NAMES = {"teacher": "a teacher (image + point cloud)", "image": "an image-only network"}
+SHAPE_NAMES = {"PointCloud": "a teacher (image + point cloud)", "MultiView": "a teacher (image + multi-view renders)",
+               None: "an image-only network"}
 
 
 class CheckpointError(InputError):

@@ -2,13 +2,16 @@
 
     python -m dataset.check --dataset ObjectNet3D [--data_dir DIR] [--point_num 2500] [--workers 4]
     python -m dataset.check --dataset Pix3D --table bed_annotation.txt --shape_dir None
+    python -m dataset.check --dataset SyntheticMany --views_dir multiview      # the multi-view renders too
 
 Checks the annotation table (every row: fields, numbers, angle ranges, boxes), every image the rows use (it
 exists, decodes completely, and the row's box overlaps it), every point cloud (it exists, parses, has finite
 coordinates and at least ``--point_num`` points) and the splits (train and val, and the zero-shot ones where the
 dataset has novel classes, are not empty). Prints each problem with its file (and line), then a summary; exits
 with status 1 if anything was found, 0 otherwise. ``--table`` checks another annotation file under the root (as
-the scripts' flag reads it), and ``--shape_dir None`` skips the point clouds (for image-only runs). The training
+the scripts' flag reads it), and ``--shape_dir None`` skips the point clouds (for image-only runs).
+``--views_dir`` also checks the multi-view renders (``--shape MultiView``): the ring description
+``views.json`` and every model's strip (it exists, decodes, and holds the described views). The training
 scripts' ``--skip_bad`` leaves out exactly the kind of rows and files reported here.
 """
 from __future__ import annotations
@@ -20,6 +23,7 @@ from pathlib import Path
 
 from dataset.annotations import AnnotationTable, shape_path
 from dataset.classes import DATASETS, dataset_info
+from dataset.multiview import MultiViewError, read_spec, read_views, views_path
 from dataset.pointcloud import PointCloudError, read_ply_points
 from dataset.transforms import ImageError, clip_box, load_image
 from dataset.viewpoint import PREPARE_HINT
@@ -54,13 +58,23 @@ def check_cloud(job) -> list[str]:
     return []
 
 
+def check_views(job) -> list[str]:
+    path, spec, count = job
+    try:
+        read_views(path, spec)
+    except (MultiViewError, FileNotFoundError) as error:
+        return [f"{error} (used by {count} row(s))"]
+    return []
+
+
 def scan(root, dataset: str, shape_dir: str | None = "pointcloud", point_num: int = 2500, workers: int = 0,
-         progress: bool = True, table_file: str | None = None) -> dict:
-    """Every problem of a dataset, by kind: ``{"table": [...], "images": [...], "clouds": [...], "splits": [...]}``.
-    ``table_file`` names another annotation file under ``root``; ``shape_dir=None`` leaves the point clouds out."""
+         progress: bool = True, table_file: str | None = None, views_dir: str | None = None) -> dict:
+    """Every problem of a dataset, by kind: ``{"table": [...], "images": [...], "clouds": [...], "splits": [...]}``
+    (and ``"views"`` with ``views_dir``). ``table_file`` names another annotation file under ``root``; ``shape_dir=None`` leaves the
+    point clouds out; ``views_dir`` (e.g. ``multiview``) checks the multi-view renders too."""
     root = Path(root)
     info = dataset_info(dataset)
-    report = {"table": [], "images": [], "clouds": [], "splits": []}
+    report = {"table": [], "images": [], "clouds": [], "views": [], "splits": []}
     table_path = root / (table_file or info.table)
     if not table_path.is_file():
         report["table"].append(f"annotation table {table_path} does not exist; "
@@ -72,15 +86,26 @@ def scan(root, dataset: str, shape_dir: str | None = "pointcloud", point_num: in
     used = (table["set"] == "train") | (table["set"] == "val")
     images: dict[str, list] = {}
     clouds: dict[str, int] = {}
+    views: dict[str, int] = {}
+    spec = None
+    if views_dir is not None:
+        try:
+            spec = read_spec(root / views_dir)
+        except (MultiViewError, FileNotFoundError) as error:
+            report["views"].append(str(error))
     for r in used.nonzero()[0]:
         box = tuple(float(table[c][r]) for c in ("left", "upper", "right", "lower"))
         images.setdefault(str(root / table["im_path"][r]), []).append((int(table["line"][r]), box))
         if shape_dir is not None and (not info.evaluation_only or table["set"][r] == "val"):
             key = str(shape_path(root, shape_dir, table["cat"][r], table["cad_index"][r]))
             clouds[key] = clouds.get(key, 0) + 1
+        if spec is not None and (not info.evaluation_only or table["set"][r] == "val"):
+            key = str(views_path(root, views_dir, table["cat"][r], table["cad_index"][r]))
+            views[key] = views.get(key, 0) + 1
 
     jobs = [(check_image, sorted(images.items()), "images"),
-            (check_cloud, [(p, point_num, n) for p, n in sorted(clouds.items())], "clouds")]
+            (check_cloud, [(p, point_num, n) for p, n in sorted(clouds.items())], "clouds"),
+            (check_views, [(p, spec, n) for p, n in sorted(views.items())], "views")]
     executor = ProcessPoolExecutor(workers) if workers > 0 else None
     try:
         for function, items, kind in jobs:
@@ -101,6 +126,8 @@ def scan(root, dataset: str, shape_dir: str | None = "pointcloud", point_num: in
     for split, options, what in protocols:
         if not (split == "train" and info.evaluation_only) and len(table.select(split, **options)) == 0:
             report["splits"].append(f"{table_path}: the {split} split{what} is empty")
+    if views_dir is None:
+        del report["views"]
     return report
 
 
@@ -110,6 +137,7 @@ def main(argv=None) -> int:
     parser.add_argument("--data_dir", default=None, help="dataset root (default: data/<dataset>)")
     parser.add_argument("--table", default=None, help="annotation file under the root (default: <dataset>.txt)")
     parser.add_argument("--shape_dir", default="pointcloud", help="point-cloud folder; None skips the clouds")
+    parser.add_argument("--views_dir", default=None, help="multi-view folder to check too (e.g. multiview)")
     parser.add_argument("--point_num", type=int, default=2500, help="points each cloud must have at least")
     parser.add_argument("--workers", type=int, default=4, help="processes decoding images")
     args = parser.parse_args(argv)
@@ -119,7 +147,8 @@ def main(argv=None) -> int:
               file=sys.stderr)
         return 2
     shape_dir = None if args.shape_dir == "None" else args.shape_dir
-    report = scan(root, args.dataset, shape_dir, args.point_num, args.workers, table_file=args.table)
+    report = scan(root, args.dataset, shape_dir, args.point_num, args.workers, table_file=args.table,
+                  views_dir=args.views_dir)
     total = sum(len(v) for v in report.values())
     for kind, problems in report.items():
         for problem in problems:

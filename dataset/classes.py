@@ -19,6 +19,12 @@ BAD_CATS = ("ashtray", "basket", "bottle", "bucket", "can", "cap", "cup", "fire_
 SYNTHETIC_CLASSES = ("aeroplane", "bed", "bench", "bookshelf", "car", "chair", "guitar", "lamp", "monitor",
                      "mug", "sofa", "table")
 SYNTHETIC_NOVEL = ("bed", "guitar", "mug")
+# the many-category set's default split (dataset.synthetic_many: 120 categories, the last 20 novel); a set
+# generated with other sizes names its own in generator.json, which the loader reads
+SYNTHETIC_MANY_NOVEL = tuple(f"shape{k:03d}" for k in range(100, 120))
+# shape representations of the teacher (--shape); None is the image-only network
+SHAPES = ("PointCloud", "MultiView")
+SHAPE_DIRS = {"PointCloud": "pointcloud", "MultiView": "multiview"}
 
 
 @dataclass(frozen=True)
@@ -49,6 +55,8 @@ DATASETS = {
     "Pix3D": DatasetInfo("Pix3D", "Pix3D.txt", eval_classes=PIX3D_CLASSES, evaluation_only=True),
     "Synthetic": DatasetInfo("Synthetic", "Synthetic.txt", novel=SYNTHETIC_NOVEL, eval_classes=None,
                              novel_eval_classes=SYNTHETIC_NOVEL, bad_cats=()),
+    "SyntheticMany": DatasetInfo("SyntheticMany", "SyntheticMany.txt", novel=SYNTHETIC_MANY_NOVEL, eval_classes=None,
+                                 novel_eval_classes=SYNTHETIC_MANY_NOVEL, bad_cats=()),
     # Your own table in the same 19-column layout, any classes: trains on every class of its train split and
     # evaluates every class of its val split; --novel_classes / --eval_classes choose other splits by name.
     "Custom": DatasetInfo("Custom", "Custom.txt", eval_classes=None, bad_cats=()),

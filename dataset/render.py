@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from auxiliary.rotation import camera_points
+from auxiliary.rotation import camera_points, project_points
 
 
 def rasterize(points_2d, depth, faces, width, height):
@@ -53,11 +53,12 @@ def rasterize(points_2d, depth, faces, width, height):
 
 def render(mesh, part_colors, azimuth, elevation, inplane, distance, focal, principal, width, height,
            light_dir, ambient=0.35, texture_freq=None):
-    """Shade ``mesh`` seen from the viewpoint -> (rgb (H, W, 3) in [0, 1], mask (H, W) bool)."""
+    """Shade ``mesh`` seen from the viewpoint -> (rgb (H, W, 3) in [0, 1], mask (H, W) bool).
+
+    Colours come from ``part_colors[mesh.slot[part]]``, or, when the mesh has ``vertex_colors`` (a CAD model's
+    own colours or texture), from those interpolated across each triangle."""
     cam = camera_points(mesh.vertices, azimuth, elevation, inplane, distance)
-    depth = -cam[:, 2]
-    points_2d = np.stack([principal[0] + focal * cam[:, 0] / depth,
-                          principal[1] - focal * cam[:, 1] / depth], 1)
+    points_2d, depth = project_points(mesh.vertices, azimuth, elevation, inplane, distance, focal, principal)
     face_map, bary = rasterize(points_2d, depth, mesh.faces, width, height)
     mask = face_map >= 0
     rgb = np.zeros((height, width, 3))
@@ -72,7 +73,11 @@ def render(mesh, part_colors, azimuth, elevation, inplane, distance, focal, prin
     shade = ambient + (1 - ambient) * np.clip(normal @ light, 0, 1)       # (F,)
     face = face_map[mask]
     part = mesh.part[face]
-    color = part_colors[mesh.slot[part]] * shade[face][:, None]
+    if getattr(mesh, "vertex_colors", None) is not None:
+        base = (bary[mask][:, :, None] * mesh.vertex_colors[mesh.faces[face]]).sum(1)
+    else:
+        base = part_colors[mesh.slot[part]]
+    color = base * shade[face][:, None]
     if texture_freq is not None:
         textured = mesh.textured[part]
         if textured.any():

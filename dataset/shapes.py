@@ -21,6 +21,7 @@ class Mesh:
     part: np.ndarray       # (F,) int64, part id of each face
     slot: np.ndarray       # (P,) colour slot of each part
     textured: np.ndarray   # (P,) bool
+    vertex_colors: np.ndarray | None = None  # (V, 3) in [0, 1]: a CAD model's own colours, used instead of slots
 
     def sample_surface(self, count: int, rng: np.random.Generator) -> np.ndarray:
         """Area-weighted uniform samples on the surface, (count, 3)."""

@@ -11,13 +11,16 @@ tables in the same layout (evaluation only). Items are dicts:
   the augmentations' changes;
 * ``index``: the item's position in this dataset (the contrastive memory bank's slot);
 * ``class_index``: position of its category in ``dataset.class_names``;
-* ``points``: float32 (3, point_num), only with ``shape='PointCloud'``.
+* ``points``: float32 (3, point_num), only with ``shape='PointCloud'``;
+* ``views``: uint8 (view_num, 3, S, S), only with ``shape='MultiView'`` (:mod:`dataset.multiview`); normalised
+  on the device like the image.
 
 Randomness comes from a generator seeded by (seed, epoch, index): :class:`dataset.sampler.EpochSampler` yields
 ``(index, epoch)`` pairs, so an epoch's augmentations are reproducible whatever the number of workers.
 """
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -28,7 +31,9 @@ from torch.utils.data import Dataset
 from auxiliary.angles import raw_to_label, wrap_inplane
 from auxiliary.errors import InputError
 from dataset.annotations import AnnotationError, AnnotationTable, shape_path
-from dataset.classes import dataset_info
+from dataset.classes import SHAPES, dataset_info
+from dataset.multiview import (MultiViewError, mirror_views, read_spec, read_views, ring_step, turn_views,
+                               views_path)
 from dataset.pointcloud import POINT_NORMS, PointCloudError, prepare_points, read_ply_points
 from dataset.transforms import Augmentation, ImageError, crop_view, load_view
 
@@ -43,6 +48,8 @@ PREPARE_HINT = {
     "Pascal3D": "download PASCAL3D+ and run `python -m dataset.prepare_pascal3d` (README, Data), or try "
                 "`--dataset Synthetic`, which needs no download",
     "Pix3D": "download Pix3D and run `python -m dataset.prepare_pix3d` (README, Data)",
+    "SyntheticMany": "`--dataset SyntheticMany` needs no download: data/SyntheticMany is generated on first use, "
+                     "or run `python -m dataset.synthetic_many --out DIR`",
     "Custom": "write DIR/Custom.txt in the 19-column table layout and pass --data_dir DIR (README, Data: your own "
               "dataset)",
     "other": "see the README's Data section",
@@ -51,6 +58,20 @@ PREPARE_HINT = {
 
 class EmptySplitError(InputError):
     """A split with no rows left after filtering."""
+
+
+def root_meta(root) -> dict:
+    """What a generator or renderer wrote beside the table (``generator.json``, ``render.json``): the novel
+    categories and the rotationally symmetric ones, when it knows them."""
+    meta = {}
+    for name in ("render.json", "generator.json"):
+        path = Path(root) / name
+        if path.is_file():
+            try:
+                meta.update(json.loads(path.read_text()))
+            except json.JSONDecodeError as error:
+                raise InputError(f"{path} is not valid JSON: {error}") from None
+    return meta
 
 
 class ViewpointDataset(Dataset):
@@ -63,8 +84,8 @@ class ViewpointDataset(Dataset):
         self.root = Path(root)
         self.info = dataset_info(dataset)
         self.split = split
-        if shape not in (None, "PointCloud"):
-            raise ValueError(f"shape must be None or 'PointCloud', not {shape!r}")
+        if shape not in (None, *SHAPES):
+            raise ValueError(f"shape must be None or one of {', '.join(SHAPES)}, not {shape!r}")
         if split == "train" and self.info.evaluation_only:
             raise ValueError(f"{dataset} is an evaluation-only dataset; train on Pascal3D and test on it")
         self.shape, self.shape_dir = shape, shape_dir
@@ -89,6 +110,10 @@ class ViewpointDataset(Dataset):
         self.skip_bad, self.bad_log = skip_bad, None
         self.table = AnnotationTable.read(table_path, skip_bad=skip_bad)
         self.problems = list(self.table.problems)
+        meta = root_meta(self.root)
+        self.bad_cats = tuple(self.info.bad_cats) + tuple(meta.get("symmetric", ()))
+        if novel and not novel_classes and meta.get("novel") and self.info.name.startswith("Synthetic"):
+            novel_classes = tuple(meta["novel"])  # the generator's own split (its sizes may differ from the default)
         novel_set = self._check_names(novel_classes, "--novel_classes") or self.info.novel
         if novel_classes and not novel:
             novel = True  # naming the novel classes chooses the zero-shot split
@@ -108,8 +133,11 @@ class ViewpointDataset(Dataset):
                                   f"(novel={novel}, shot={shot}, keypoint={keypoint}, classes={classes})")
         self.rows = rows
         self.clouds: dict[str, np.ndarray] = {}
+        self.view_spec = None
         if shape == "PointCloud":
             self._load_clouds()
+        elif shape == "MultiView":
+            self._load_views()
         self._set_columns()
         if self.problems:
             self._warn(f"--skip_bad: left out {len(self.problems)} bad row(s) or file(s) of {self.root}:",
@@ -141,23 +169,36 @@ class ViewpointDataset(Dataset):
                                     column("inplane_rotation")], axis=1)
         self.boxes = np.stack([column("left"), column("upper"), column("right"), column("lower")], axis=1)
         self.cad_index = column("cad_index")
-        self.randomizable = ~np.isin(self.cats, list(self.info.bad_cats))
+        self.randomizable = ~np.isin(self.cats, list(self.bad_cats))
         self.cloud_keys = [str(self.shape_file(i)) for i in range(len(self.rows))] if self.clouds else []
 
     def _load_clouds(self):
         """Parse every point cloud the split uses once, as float32 (workers share them), and check their size."""
+        def read(path):
+            cloud = read_ply_points(path)
+            if cloud.shape[0] < self.point_num:
+                raise PointCloudError(f"point cloud {path} has {cloud.shape[0]} points, fewer than "
+                                      f"--point_num {self.point_num}")
+            return cloud
+        self._load_shapes(shape_path, read, (PointCloudError, FileNotFoundError))
+
+    def _load_views(self):
+        """Decode every model's multi-view strip once, as uint8 (V, 3, S, S), checked against views.json."""
+        self.view_spec = read_spec(self.root / self.shape_dir)
+        self._load_shapes(views_path, lambda path: read_views(path, self.view_spec),
+                          (MultiViewError, FileNotFoundError))
+
+    def _load_shapes(self, locate, read, errors):
+        """Read the shape file of every model the split uses into ``self.clouds`` (path -> array); with
+        ``skip_bad``, leave out the rows whose file cannot be used."""
         keep = np.ones(len(self.rows), dtype=bool)
-        paths = [shape_path(self.root, self.shape_dir, self.table["cat"][r], self.table["cad_index"][r])
+        paths = [locate(self.root, self.shape_dir, self.table["cat"][r], self.table["cad_index"][r])
                  for r in self.rows]
         failed = {}
         for path in sorted(set(paths)):
             try:
-                cloud = read_ply_points(path)
-                if cloud.shape[0] < self.point_num:
-                    raise PointCloudError(f"point cloud {path} has {cloud.shape[0]} points, fewer than "
-                                          f"--point_num {self.point_num}")
-                self.clouds[str(path)] = cloud
-            except (PointCloudError, FileNotFoundError) as error:
+                self.clouds[str(path)] = read(path)
+            except errors as error:
                 if not self.skip_bad:
                     raise
                 failed[str(path)] = str(error)
@@ -170,7 +211,7 @@ class ViewpointDataset(Dataset):
             self.rows = self.rows[keep]
             if len(self.rows) == 0:
                 raise EmptySplitError(f"{self.table.path}: the {self.split} split is empty once the rows with "
-                                      f"bad point clouds are left out")
+                                      f"bad shape files are left out")
 
     @staticmethod
     def _warn(title: str, problems) -> None:
@@ -199,7 +240,8 @@ class ViewpointDataset(Dataset):
         return np.stack(raw_to_label(*raw.T), axis=1)
 
     def shape_file(self, index: int) -> Path:
-        return shape_path(self.root, self.shape_dir, self.cats[index], self.cad_index[index])
+        locate = views_path if self.shape == "MultiView" else shape_path
+        return locate(self.root, self.shape_dir, self.cats[index], self.cad_index[index])
 
     def __getitem__(self, item):
         index, epoch = item if isinstance(item, tuple) else (item, 0)
@@ -210,6 +252,9 @@ class ViewpointDataset(Dataset):
         if self.random_frame and self.split == "train" and self.randomizable[index]:
             low, high = RANDOM_RANGES[self.random_range]
             frame_rotation += 5.0 * int(rng.integers(low, high + 1))
+            if self.view_spec is not None:  # renders exist at the ring's azimuths only: the nearest of them
+                step = ring_step(self.view_spec)
+                frame_rotation = step * round(frame_rotation / step)
         azimuth += frame_rotation  # rotating the model frame by +d about z turns azimuth a into a + d
 
         path = f"{self.root}/{self.im_paths[index]}"
@@ -235,6 +280,13 @@ class ViewpointDataset(Dataset):
             sample["points"] = torch.from_numpy(prepare_points(self.clouds[cloud_path], self.point_num, rng,
                                                                mirror=flipped, rotation_deg=frame_rotation,
                                                                path=cloud_path, norm=self.point_norm))
+        elif self.shape == "MultiView":
+            views, tour = self.clouds[self.cloud_keys[index]], int(self.view_spec["tour"])
+            if frame_rotation:
+                views = turn_views(views, frame_rotation, tour)
+            if flipped:
+                views = mirror_views(views, tour)
+            sample["views"] = torch.from_numpy(np.ascontiguousarray(views))
         return sample
 
 

@@ -11,22 +11,34 @@ from torch.utils.data import DataLoader, default_collate
 
 from engine import distributed
 from dataset.sampler import EpochSampler
-from dataset.synthetic import ensure_synthetic
+from dataset.classes import SHAPE_DIRS
+from dataset.synthetic import ensure_synthetic, ensure_synthetic_views
+from dataset.synthetic_many import ensure_many
 from dataset.transforms import Augmentation
 from dataset.viewpoint import ViewpointDataset
 
 
-def data_root(args) -> Path:
-    """``--data_dir`` or data/<dataset>; the synthetic set is generated there on first use."""
+def data_root(args, shape=None) -> Path:
+    """``--data_dir`` or data/<dataset>; the synthetic sets are generated there on first use."""
     root = Path(args.data_dir) if args.data_dir else Path("data") / args.dataset
     if args.dataset == "Synthetic":
         ensure_synthetic(root)
+        if shape == "MultiView":
+            ensure_synthetic_views(root)
+    elif args.dataset == "SyntheticMany":
+        ensure_many(root)
     return root
+
+
+def shape_dir(args, shape) -> str:
+    """``--shape_dir``, or the representation's own folder (pointcloud, multiview)."""
+    return getattr(args, "shape_dir", None) or SHAPE_DIRS.get(shape, "pointcloud")
 
 
 def make_dataset(args, split: str, shape=None, classes=None) -> ViewpointDataset:
     return ViewpointDataset(
-        data_root(args), args.dataset, split, shape=shape, shape_dir=args.shape_dir, input_dim=args.input_dim,
+        data_root(args, shape), args.dataset, split, shape=shape, shape_dir=shape_dir(args, shape),
+        input_dim=args.input_dim,
         point_num=args.point_num, point_norm=getattr(args, "point_norm", None) or "minmax",
         augment=Augmentation.preset(getattr(args, "augment", "reference")) if split == "train" else None,
         random_frame=getattr(args, "random", False) and split == "train",

@@ -13,6 +13,7 @@ from auxiliary.errors import NonFiniteLossError
 from auxiliary.metrics import ACC_THRESHOLD_DEG, per_class_table
 from auxiliary.rotation import label_geodesic_error, label_geodesic_error_torch
 from dataset.transforms import normalize_batch
+from model.estimator import shape_input
 
 
 class Precision:
@@ -74,6 +75,9 @@ def to_device(batch: dict, device, memory_format=torch.contiguous_format) -> dic
     out["image"] = normalize_batch(out["image"], out.pop("photometric", None))
     if memory_format is torch.channels_last:
         out["image"] = out["image"].contiguous(memory_format=torch.channels_last)
+    if "views" in out:  # multi-view renders: uint8 (B, V, 3, S, S) -> normalised like the image, no jitter
+        views = out["views"]
+        out["views"] = normalize_batch(views.flatten(0, 1)).reshape(views.shape)
     return out
 
 
@@ -93,7 +97,7 @@ class TeacherObjective:
         self.pose_loss, self.infonce, self.contrast_weight = pose_loss, infonce, contrast_weight
 
     def __call__(self, model, batch):
-        out = model(batch["image"], batch.get("points"))
+        out = model(batch["image"], shape_input(batch))
         loss, parts = self.pose_loss(out["outputs"], batch["label"])
         if self.contrast_weight > 0 and getattr(distributed.unwrap(model), "kind", None) == "teacher":
             contrast = self.infonce(out["embedding"], out["feature"])
@@ -205,7 +209,7 @@ def predict(model, loader, codec: ViewpointCodec, device, precision: Precision =
             continue
         batch = to_device(batch, device, precision.memory_format)
         with precision.autocast():
-            out = model(batch["image"], batch.get("points"))
+            out = model(batch["image"], shape_input(batch))
         predictions.append(codec.decode([o.float() for o in out["outputs"]]))
         indices.append(batch["index"])
     if not predictions:

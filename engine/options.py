@@ -3,13 +3,17 @@ from __future__ import annotations
 
 import argparse
 
-from dataset.classes import DATASETS, parse_class_list
+from dataset.classes import DATASETS, SHAPES, parse_class_list
 from dataset.pointcloud import POINT_NORMS
 from dataset.transforms import AUGMENTATIONS
 from model.encoders import IMAGE_BACKBONES
 from engine.schedule import OPTIMIZERS, SCHEDULES
 from model.estimator import HEADS, INITS
 from model.fusion import FUSIONS
+
+
+# default of --shape in the scripts that read a trained network: the network's own shape input
+FROM_CHECKPOINT = "from-checkpoint"
 
 
 def none_or_str(value: str):
@@ -26,9 +30,11 @@ def data_parser() -> argparse.ArgumentParser:
     g.add_argument("--table", default=None,
                    help="annotation table under the root (default: <dataset>.txt); e.g. chair_annotation.txt, one "
                         "of PoseFromShape's Pix3D subsets")
-    g.add_argument("--shape", type=none_or_str, default="PointCloud", choices=["PointCloud", None],
-                   help="shape input of the network: PointCloud (teacher) or None (image only)")
-    g.add_argument("--shape_dir", default="pointcloud", help="folder of <cat>/<NN>/compressed.ply under the root")
+    g.add_argument("--shape", type=none_or_str, default="PointCloud", choices=[*SHAPES, None],
+                   help="shape input of the network: PointCloud or MultiView (teacher), or None (image only)")
+    g.add_argument("--shape_dir", default=None,
+                   help="shape folder under the root (default: pointcloud for PointCloud, of "
+                        "<cat>/<NN>/compressed.ply; multiview for MultiView, of <cat>/<NN>/views.png)")
     g.add_argument("--input_dim", type=int, default=224, help="side of the square network input")
     g.add_argument("--point_num", type=int, default=2500, help="points sampled from each cloud")
     g.add_argument("--point_norm", default="minmax", choices=POINT_NORMS,
@@ -67,6 +73,12 @@ def model_parser() -> argparse.ArgumentParser:
     g.add_argument("--fusion", default="linear", choices=FUSIONS,
                    help="deform: the 3DAug 1x1-conv fusion; mlp: PoseFromShape's MLP; linear: one Linear layer; "
                         "residual: one Linear layer plus a zero-initialised ReLU MLP")
+    g.add_argument("--view_num", type=int, default=12,
+                   help="MultiView: views per CAD model (the data's views.json must have as many)")
+    g.add_argument("--view_encoder", default="resnet18", choices=IMAGE_BACKBONES,
+                   help="MultiView: the backbone shared by the views")
+    g.add_argument("--view_feature_dim", type=int, default=256,
+                   help="MultiView: feature of each view; the shape feature is the views' features concatenated")
     g.add_argument("--head", default="linear", choices=HEADS,
                    help="image-only network: mlp (the reference's 800-400-200 MLP with BatchNorm) or linear "
                         "(the backbone's last layer maps straight to the 200-d feature)")

@@ -17,6 +17,7 @@ from torch import nn
 import torch.nn.functional as F
 
 from model.crd import collapse_warning
+from model.estimator import shape_input
 
 
 def kl_divergence(student_logits: torch.Tensor, teacher_logits: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
@@ -60,7 +61,7 @@ class DistillObjective:
 
     def __call__(self, student, batch):
         with torch.no_grad():
-            teacher_out = self.teacher(batch["image"], batch.get("points"))
+            teacher_out = self.teacher(batch["image"], shape_input(batch))
         out = student(batch["image"])
         pose, parts = self.pose_loss(out["outputs"], batch["label"])
         loss = self.alpha * pose

@@ -1,4 +1,5 @@
-"""Encoders: a torchvision image backbone with a projection to ``img_feature_dim``, and the PointNet shape encoder."""
+"""Encoders: a torchvision image backbone with a projection to ``img_feature_dim``, and the two shape encoders
+(PointNet for point clouds, a shared image backbone over the views for multi-view renders)."""
 from __future__ import annotations
 
 import torch
@@ -45,3 +46,21 @@ class PointNetEncoder(nn.Module):
     def forward(self, points: torch.Tensor) -> torch.Tensor:
         """points (B, 3, N) -> (B, D)."""
         return self.layers(points).amax(dim=2)
+
+
+class MultiViewEncoder(nn.Module):
+    """PoseFromShape's multi-view encoder: one backbone shared across the ``view_num`` renders, each view to
+    ``view_feature_dim``, the features concatenated in the ring's order (which carries the model's frame):
+    (B, V, 3, S, S) -> (B, V * D)."""
+
+    def __init__(self, name: str = "resnet18", view_num: int = 12, view_feature_dim: int = 256):
+        super().__init__()
+        self.encoder = ImageEncoder(name, view_feature_dim)
+        self.view_num = view_num
+        self.feature_dim = view_num * view_feature_dim
+
+    def forward(self, views: torch.Tensor) -> torch.Tensor:
+        b, v = views.shape[:2]
+        if v != self.view_num:
+            raise ValueError(f"the network reads {self.view_num} views per model, the batch has {v}")
+        return self.encoder(views.flatten(0, 1)).reshape(b, -1)

@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from auxiliary.checkpoint import load_weights
-from model.encoders import ImageEncoder, PointNetEncoder
+from model.encoders import ImageEncoder, MultiViewEncoder, PointNetEncoder
 from model.fusion import build_fusion, mlp
 from model.heads import PoseHeads
 
@@ -44,26 +44,37 @@ def reference_init(module: nn.Module) -> None:
 
 
 class PoseEstimator(nn.Module):
-    """Teacher: ResNet image feature + PointNet shape feature -> fusion (200-d) -> six heads; plus an image projector."""
+    """Teacher: ResNet image feature + shape feature -> fusion (200-d) -> six heads; plus an image projector.
+
+    The shape is a point cloud (``shape='PointCloud'``: PointNet to ``shape_feature_dim``) or multi-view renders
+    (``shape='MultiView'``: :class:`MultiViewEncoder`, ``view_num * view_feature_dim``)."""
 
     kind = "teacher"
 
     def __init__(self, img_encoder: str = "resnet50", img_feature_dim: int = 1024, shape_feature_dim: int = 1024,
                  fusion: str = "deform", num_bins=(24, 12, 24), pretrained: bool = False,
-                 init: str = "torchvision"):
+                 init: str = "torchvision", shape: str = "PointCloud", view_num: int = 12,
+                 view_encoder: str = "resnet18", view_feature_dim: int = 256):
         super().__init__()
         self.image_encoder = ImageEncoder(img_encoder, img_feature_dim)
-        self.shape_encoder = PointNetEncoder(shape_feature_dim)
-        self.fusion = build_fusion(fusion, shape_feature_dim + img_feature_dim, FEATURE_DIM)
+        if shape == "PointCloud":
+            self.shape_encoder = PointNetEncoder(shape_feature_dim)
+        elif shape == "MultiView":
+            self.shape_encoder = MultiViewEncoder(view_encoder, view_num, view_feature_dim)
+        else:
+            raise ValueError(f"unknown shape representation {shape!r}; choose PointCloud or MultiView")
+        self.shape = shape
+        self.fusion = build_fusion(fusion, self.shape_encoder.feature_dim + img_feature_dim, FEATURE_DIM)
         self.heads = PoseHeads(FEATURE_DIM, num_bins)
         self.projector = mlp((img_feature_dim, 800, 400, FEATURE_DIM), final_activation=False)
         _initialise(self, init)
         if pretrained:
             self.image_encoder = _pretrained_encoder(img_encoder, img_feature_dim, init)
 
-    def forward(self, image: torch.Tensor, points: torch.Tensor) -> dict:
+    def forward(self, image: torch.Tensor, shape: torch.Tensor) -> dict:
+        """``shape``: points (B, 3, N) or normalised views (B, V, 3, S, S), as the network was built for."""
         image_feature = self.image_encoder(image)
-        shape_feature = self.shape_encoder(points)
+        shape_feature = self.shape_encoder(shape)
         fused = self.fusion(torch.cat([shape_feature, image_feature], dim=1))
         return {"outputs": self.heads(fused), "feature": fused, "embedding": self.projector(image_feature)}
 
@@ -123,8 +134,23 @@ def model_args_from(args) -> dict:
     if args.shape is None:
         return {"kind": "image", "img_encoder": args.img_encoder, "img_feature_dim": args.img_feature_dim,
                 "num_bins": num_bins, "head": args.head}
-    return {"kind": "teacher", "img_encoder": args.img_encoder, "img_feature_dim": args.img_feature_dim,
-            "shape_feature_dim": args.shape_feature_dim, "fusion": args.fusion, "num_bins": num_bins}
+    model_args = {"kind": "teacher", "img_encoder": args.img_encoder, "img_feature_dim": args.img_feature_dim,
+                  "shape_feature_dim": args.shape_feature_dim, "fusion": args.fusion, "num_bins": num_bins}
+    if args.shape == "MultiView":
+        model_args.update(shape="MultiView", view_num=args.view_num, view_encoder=args.view_encoder,
+                          view_feature_dim=args.view_feature_dim)
+    return model_args
+
+
+def shape_input(batch: dict):
+    """A loader batch's shape tensor for the teacher (``points`` or ``views``), or None for an image-only batch."""
+    return batch["points"] if "points" in batch else batch.get("views")
+
+
+def shape_of(model_args: dict):
+    """The shape input a network's stored arguments ask for: None (image only), PointCloud or MultiView (a
+    checkpoint written before multi-view input existed holds a point-cloud teacher)."""
+    return model_args.get("shape", "PointCloud") if model_args["kind"] == "teacher" else None
 
 
 def build_model(model_args: dict, pretrained: bool = False, init: str = "torchvision") -> nn.Module:

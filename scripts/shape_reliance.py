@@ -17,7 +17,9 @@ where the object's frame is). The swaps are drawn with ``--seed``.
 A fourth row, ``turned``, gives each sample its own cloud turned about the vertical axis by ``--turn`` degrees
 (default 30) and turns its azimuth label with it, as canonical-frame randomisation (``--random``) does in
 training: a teacher that reads the frame from its cloud keeps its accuracy, one that ignores the cloud is then
-wrong by the turn. Prints the table and writes it as JSON with ``--output``.
+wrong by the turn. Prints the table and writes it as JSON with ``--output``. A multi-view teacher
+(``--shape MultiView``) gets its renders swapped the same way, and its turn is rounded to a multiple of the
+ring's azimuth step (the views exist at those azimuths only).
 """
 from __future__ import annotations
 
@@ -36,6 +38,7 @@ from auxiliary.checkpoint import load_checkpoint  # noqa: E402
 from auxiliary.errors import InputError  # noqa: E402
 from auxiliary.files import atomic_write_text  # noqa: E402
 from engine.cli import run_cli  # noqa: E402
+from dataset.multiview import ring_step
 from engine.data import make_dataset, make_loader  # noqa: E402
 from engine.loop import evaluate  # noqa: E402
 from engine.setup import resolve_device  # noqa: E402
@@ -77,10 +80,13 @@ def main(argv=None):
     device = resolve_device(args.device)
     checkpoint = load_checkpoint(args.model)
     if checkpoint["model_args"]["kind"] != "teacher":
-        raise InputError(f"{args.model} is an image-only network: it reads no point cloud")
+        raise InputError(f"{args.model} is an image-only network: it reads no shape")
     testing.resolve_settings(args, checkpoint)
     model = network_from_checkpoint(checkpoint, args.model).to(device)
-    dataset = make_dataset(args, "val", "PointCloud")
+    dataset = make_dataset(args, "val", args.shape)
+    if dataset.view_spec is not None:  # views exist at the ring's azimuths only: turn by a multiple of its step
+        step = ring_step(dataset.view_spec)
+        args.turn = step * max(1, round(args.turn / step))
     own, rng = list(dataset.cloud_keys), np.random.default_rng(args.seed)
     def score(kept: int) -> dict:
         loader = make_loader(dataset, args.batch_size, args.workers, False, device)  # workers see the new keys
