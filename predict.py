@@ -49,7 +49,8 @@ def get_args_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", default="predictions.csv", help="the predictions CSV")
     p.add_argument("--overlay_dir", default=None, help="also draw each predicted pose into this folder")
     p.add_argument("--pointcloud", default=None, help="the objects' point cloud (PLY), for a teacher")
-    p.add_argument("--views", default=None, help="the objects' multi-view renders (views.png), for a multi-view teacher")
+    p.add_argument("--views", default=None,
+                   help="the objects' multi-view renders (views.png), for a multi-view teacher")
     p.add_argument("--batch_size", type=int, default=32)
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])

@@ -70,8 +70,9 @@ def check_views(job) -> list[str]:
 def scan(root, dataset: str, shape_dir: str | None = "pointcloud", point_num: int = 2500, workers: int = 0,
          progress: bool = True, table_file: str | None = None, views_dir: str | None = None) -> dict:
     """Every problem of a dataset, by kind: ``{"table": [...], "images": [...], "clouds": [...], "splits": [...]}``
-    (and ``"views"`` with ``views_dir``). ``table_file`` names another annotation file under ``root``; ``shape_dir=None`` leaves the
-    point clouds out; ``views_dir`` (e.g. ``multiview``) checks the multi-view renders too."""
+    (and ``"views"`` with ``views_dir``). ``table_file`` names another annotation file under ``root``;
+    ``shape_dir=None`` leaves the point clouds out; ``views_dir`` (e.g. ``multiview``) checks the multi-view
+    renders too."""
     root = Path(root)
     info = dataset_info(dataset)
     report = {"table": [], "images": [], "clouds": [], "views": [], "splits": []}

@@ -191,7 +191,8 @@ def render_cad(models, out, views: int = 100, image_size: int = 128, up: str = "
     work = partial(render_model, out=str(partial_dir), options=options)
     if workers > 1:
         with get_context("spawn" if os.name == "nt" else "fork").Pool(workers) as pool:
-            results = list(tqdm(pool.imap(work, jobs), total=len(jobs), disable=not progress, desc="rendering CAD models"))
+            results = list(tqdm(pool.imap(work, jobs), total=len(jobs), disable=not progress,
+                                desc="rendering CAD models"))
     else:
         results = [work(job) for job in tqdm(jobs, disable=not progress, desc="rendering CAD models")]
     rows = [row for model_rows, _ in results for row in model_rows]

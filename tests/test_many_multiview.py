@@ -2,6 +2,8 @@
 import hashlib
 import json
 import shutil
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,6 +14,7 @@ import demo
 import testing
 import training
 import trainingKD
+import vis_tSNE
 from auxiliary.rotation import project_points
 from dataset.annotations import AnnotationTable
 from dataset.check import scan
@@ -23,6 +26,9 @@ from dataset.shapes import Mesh
 from dataset.synthetic_many import category, generate, instance_mesh, render_image
 from dataset.viewpoint import ViewpointDataset
 from model.estimator import PoseEstimator
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+import shape_reliance  # noqa: E402
 
 MANY = dict(seed=5, categories=10, novel=3, instances=2, train_per_class=6, val_per_class=2, image_size=48,
             points=600, view_num=4, tour=1, view_size=24, progress=False)
@@ -188,3 +194,8 @@ def test_teacher_trains_evaluates_and_distils_on_the_many_set(many_root, tmp_pat
         ["--pointcloud", str(many_root / "pointcloud" / "shape000" / "01" / "compressed.ply")]
     pose = demo.main(["--image", str(image), "--model", str(out / "model_best.pth"), *flag])
     assert len(pose) == 3 and all(np.isfinite(pose))
+    png = vis_tSNE.main(common + ["--model", str(out / "model_best.pth"), "--feature", "shape", "--perplexity", "5",
+                                  "--workers", "0", "--output_dir", str(tmp_path / "vis")])
+    assert png.stat().st_size > 0
+    rows = shape_reliance.main(common + ["--model", str(out / "model_best.pth"), "--workers", "0"])
+    assert set(rows) == {"own", "same class", "other class", "turned"}
