@@ -172,8 +172,8 @@ def render_cad(models, out, views: int = 100, image_size: int = 128, up: str = "
         if not background_paths:
             raise InputError(f"no background images (.jpg, .png, ...) under {backgrounds}")
     cad_index, numbering = {}, {}
-    for category, path in found:
-        number = sum(1 for c, _ in found[:found.index((category, path))] if c == category) + 1
+    for category, path in found:  # sorted, so each category's models are numbered 01, 02, ... in name order
+        number = len(numbering.get(category, {})) + 1
         cad_index[str(path)] = number
         numbering.setdefault(category, {})[f"{number:02d}"] = str(path)
     out = Path(out)
