@@ -38,8 +38,7 @@ def shape_dir(args, shape) -> str:
 def make_dataset(args, split: str, shape=None, classes=None) -> ViewpointDataset:
     return ViewpointDataset(
         data_root(args, shape), args.dataset, split, shape=shape, shape_dir=shape_dir(args, shape),
-        input_dim=args.input_dim,
-        point_num=args.point_num, point_norm=getattr(args, "point_norm", None) or "minmax",
+        input_dim=args.input_dim, point_num=args.point_num, point_norm=getattr(args, "point_norm", None) or "minmax",
         augment=Augmentation.preset(getattr(args, "augment", "reference")) if split == "train" else None,
         random_frame=getattr(args, "random", False) and split == "train",
         random_range=getattr(args, "random_range", 0), novel=args.novel, keypoint=args.keypoint,
