@@ -72,7 +72,8 @@ def model_parser() -> argparse.ArgumentParser:
     g.add_argument("--shape_feature_dim", type=int, default=1024)
     g.add_argument("--fusion", default="linear", choices=FUSIONS,
                    help="deform: the 3DAug 1x1-conv fusion; mlp: PoseFromShape's MLP; linear: one Linear layer; "
-                        "residual: one Linear layer plus a zero-initialised ReLU MLP")
+                        "residual: one Linear layer plus a zero-initialised ReLU MLP; film: the shape scales and shifts the "
+                        "image feature (FiLM), then one Linear layer")
     g.add_argument("--view_num", type=int, default=12,
                    help="MultiView: views per CAD model (the data's views.json must have as many)")
     g.add_argument("--view_encoder", default="resnet18", choices=IMAGE_BACKBONES,

@@ -64,7 +64,8 @@ class PoseEstimator(nn.Module):
         else:
             raise ValueError(f"unknown shape representation {shape!r}; choose PointCloud or MultiView")
         self.shape = shape
-        self.fusion = build_fusion(fusion, self.shape_encoder.feature_dim + img_feature_dim, FEATURE_DIM)
+        self.fusion = build_fusion(fusion, self.shape_encoder.feature_dim + img_feature_dim, FEATURE_DIM,
+                                   shape_dim=self.shape_encoder.feature_dim)
         self.heads = PoseHeads(FEATURE_DIM, num_bins)
         self.projector = mlp((img_feature_dim, 800, 400, FEATURE_DIM), final_activation=False)
         _initialise(self, init)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-FUSIONS = ("deform", "mlp", "linear", "residual")
+FUSIONS = ("deform", "mlp", "linear", "residual", "film")
 
 
 def mlp(dims, final_activation=True) -> nn.Sequential:
@@ -65,9 +65,38 @@ class ResidualFusion(nn.Module):
         return self.linear(features) + self.branch(features)
 
 
-def build_fusion(name: str, in_dim: int, out_dim: int = 200) -> nn.Module:
+class FiLMFusion(nn.Module):
+    """The shape conditions how the image is read: ``Linear(image * (1 + gamma(shape)) + beta(shape))``.
+
+    Feature-wise linear modulation (FiLM): ``gamma`` and ``beta`` are one Linear layer of the shape feature,
+    zero-initialised, so the fusion starts as a linear layer of the image feature alone. The product makes each
+    logit a bilinear form of image and shape features (which an additive fusion cannot express): the shape can
+    select and re-weight the image features that tell the pose of this object.
+    """
+
+    def __init__(self, shape_dim: int, image_dim: int, out_dim: int = 200):
+        super().__init__()
+        self.shape_dim = shape_dim
+        self.modulation = nn.Linear(shape_dim, 2 * image_dim)
+        nn.init.zeros_(self.modulation.weight)
+        nn.init.zeros_(self.modulation.bias)
+        self.linear = nn.Linear(image_dim, out_dim)
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        shape, image = features[:, :self.shape_dim], features[:, self.shape_dim:]
+        gamma, beta = self.modulation(shape).chunk(2, dim=1)
+        return self.linear(image * (1 + gamma) + beta)
+
+
+def build_fusion(name: str, in_dim: int, out_dim: int = 200, shape_dim: int | None = None) -> nn.Module:
     """``deform`` (3DAug), ``mlp`` (PoseFromShape), ``linear`` (one Linear layer from the concatenated shape and
-    image features to the 200-d feature, no normalisation or activation) or ``residual`` (:class:`ResidualFusion`)."""
+    image features to the 200-d feature, no normalisation or activation), ``residual`` (:class:`ResidualFusion`)
+    or ``film`` (:class:`FiLMFusion`; needs ``shape_dim``, the length of the shape feature that comes first in
+    the ``in_dim`` input)."""
+    if name == "film":
+        if shape_dim is None or not 0 < shape_dim < in_dim:
+            raise ValueError(f"the film fusion needs the shape feature's length (0 < shape_dim < {in_dim})")
+        return FiLMFusion(shape_dim, in_dim - shape_dim, out_dim)
     if name == "deform":
         return DeformFusion(in_dim, out_dim)
     if name == "mlp":

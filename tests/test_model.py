@@ -62,6 +62,32 @@ def test_residual_fusion_starts_as_its_linear_layer_and_learns_what_a_linear_fus
     assert accuracy["linear"] < 0.65 and accuracy["residual"] > 0.9, accuracy
 
 
+def test_film_fusion_starts_from_the_image_alone_and_learns_a_product_of_image_and_shape():
+    torch.manual_seed(0)
+    fusion = build_fusion("film", 6, 8, shape_dim=2)
+    shape, image = torch.randn(5, 2), torch.randn(5, 4)
+    assert torch.equal(fusion(torch.cat([shape, image], 1)), fusion.linear(image))  # zero-initialised modulation
+    assert torch.equal(fusion(torch.cat([torch.randn(5, 2), image], 1)), fusion.linear(image))
+    with pytest.raises(ValueError, match="shape feature"):
+        build_fusion("film", 6, 8)
+    image, shape = torch.randn(512, 2), torch.randn(512, 2)
+    target = ((image[:, 0] * shape[:, 0]) > 0).long()
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(build_fusion("film", 4, 16, shape_dim=2), torch.nn.Linear(16, 2))
+    optimizer = torch.optim.Adam(net.parameters(), lr=1e-2)
+    features = torch.cat([shape, image], dim=1)
+    for _ in range(300):
+        optimizer.zero_grad()
+        torch.nn.functional.cross_entropy(net(features), target).backward()
+        optimizer.step()
+    assert (net(features).argmax(1) == target).float().mean().item() > 0.9
+    # every parameter gets a gradient once the modulation is away from zero
+    teacher = build_model(model_args_from(flags(fusion="film", shape_feature_dim=16, img_feature_dim=32)))
+    out = teacher(torch.randn(2, 3, 32, 32), torch.rand(2, 3, 50))
+    (sum(o.sum() for o in out["outputs"]) + out["embedding"].sum()).backward()
+    assert teacher.fusion.modulation.weight.grad.abs().sum() > 0
+
+
 def test_image_only_estimator_and_bin_size():
     model = build_model(model_args_from(flags(shape=None, bin_size=30)))
     assert isinstance(model, ImageEstimator)

@@ -1,0 +1,263 @@
+"""Does the teacher read its shape? The paper's premise on the many-category set, against the control.
+
+    python scripts/shape_claims.py                           # or: make reproduce-shape
+    python scripts/shape_claims.py --seeds 1 --sets tuning --only novel_image novel_cloud_film_random
+
+Each row is one run at one CPU budget (resnet18, input 32, batch 32, Adam 1e-3 with L2 weight decay 5e-4,
+cosine decay to 0, no augmentation, ``--epochs`` epochs, default 6) on two sets: ``tuning``
+(data/SyntheticMany, generator seed 0) and ``heldout`` (data/SyntheticManyHeldout, generator seed 1: other
+categories, never tuned on). Zero-shot rows (``novel_*``) train on the 100 base categories and are scored on the
+20 novel ones, where the image alone cannot know a category's canonical frame; the supervised rows train and
+score on all 120. The rows: the control (``benchmarks/plain_loop.py``), the image-only network, and teachers that
+read a point cloud, with the linear fusion or FiLM (the shape scales and shifts the image feature), each with and
+without canonical-frame randomisation (``--random``). After each teacher, ``scripts/shape_reliance.py`` scores
+it with its own cloud, another instance's, another category's and its own turned by 30 degrees.
+
+The tables (docs/shape_claims.md: per row the mean per-class val Acc30 after every epoch, mean over the seeds
+finished, and the reliance probe; then the issue's targets as paired per-seed differences) are rewritten after
+every run. Rerunning skips finished runs and resumes an interrupted one; finished runs' metrics and probes are
+copied to ``--archive`` (docs/runs/shape, committed), so that the seeds add up over sessions and
+``--table_only`` rewrites the tables from the archive alone.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from auxiliary.files import atomic_write_text  # noqa: E402
+from run_archive import finished_records  # noqa: E402
+
+SETS = {"tuning": ("data/SyntheticMany", 0), "heldout": ("data/SyntheticManyHeldout", 1)}
+BUDGET = ["--dataset", "SyntheticMany", "--input_dim", "32", "--batch_size", "32", "--lr", "1e-3", "--workers", "2"]
+OURS = ["--img_encoder", "resnet18", "--augment", "none", "--schedule", "cosine", "--warmup", "0",
+        "--print_freq", "0"]
+IMAGE = OURS + ["--shape", "None"]
+CLOUD = OURS + ["--shape", "PointCloud", "--img_feature_dim", "256", "--shape_feature_dim", "256",
+                "--point_num", "250"]
+CONTROL = ["--schedule", "cosine"]
+NOVEL = ["--novel"]
+
+# key -> (label, script, flags beyond BUDGET); a key that starts with ``novel_`` is a zero-shot row
+RUNS = {
+    "novel_image": ("image-only network", "training.py", IMAGE + NOVEL),
+    "novel_cloud_film_random": ("teacher, point cloud, FiLM fusion, `--random`", "training.py",
+                                CLOUD + ["--fusion", "film", "--random"] + NOVEL),
+    "novel_control": ("control: plain torchvision resnet18", "benchmarks/plain_loop.py", CONTROL + NOVEL),
+    "novel_cloud_film": ("teacher, point cloud, FiLM fusion", "training.py", CLOUD + ["--fusion", "film"] + NOVEL),
+    "novel_cloud_linear_random": ("teacher, point cloud, linear fusion, `--random`", "training.py",
+                                  CLOUD + ["--fusion", "linear", "--random"] + NOVEL),
+    "novel_cloud_linear": ("teacher, point cloud, linear fusion", "training.py",
+                           CLOUD + ["--fusion", "linear"] + NOVEL),
+    "image": ("image-only network", "training.py", IMAGE),
+    "cloud_film_random": ("teacher, point cloud, FiLM fusion, `--random`", "training.py",
+                          CLOUD + ["--fusion", "film", "--random"]),
+    "control": ("control: plain torchvision resnet18", "benchmarks/plain_loop.py", CONTROL),
+    "cloud_film": ("teacher, point cloud, FiLM fusion", "training.py", CLOUD + ["--fusion", "film"]),
+    "cloud_linear_random": ("teacher, point cloud, linear fusion, `--random`", "training.py",
+                            CLOUD + ["--fusion", "linear", "--random"]),
+    "cloud_linear": ("teacher, point cloud, linear fusion", "training.py", CLOUD + ["--fusion", "linear"]),
+}
+# the order of the work: zero-shot (where the shape should matter most) over every seed and set, then supervised
+GROUPS = (tuple(k for k in RUNS if k.startswith("novel_")), tuple(k for k in RUNS if not k.startswith("novel_")))
+TEACHERS = tuple(k for k in RUNS if "cloud" in k)
+PROBE = ("own", "same class", "other class", "turned")
+
+# the issue's targets: (label, run or "best teacher", its yardstick, least difference, zero-shot)
+TARGETS = (
+    ("zero-shot: best teacher - image-only network", "best", "novel_image", 10.0),
+    ("zero-shot: image-only network - control", "novel_image", "novel_control", -1.0),
+    ("supervised: best teacher - image-only network", "best", "image", 3.0),
+    ("supervised: image-only network - control", "image", "control", -1.0),
+)
+
+
+def run_dir(args, name: str, seed: int, key: str) -> Path:
+    return REPO / args.out / name / f"seed{seed}" / key
+
+
+def archive_file(args, name: str, seed: int, key: str, suffix: str = ".jsonl") -> Path:
+    return REPO / args.archive / name / f"seed{seed}" / f"{key}{suffix}"
+
+
+def probe_flags(name: str, key: str) -> list[str]:
+    """The probe's data flags: the row's set and split; the input size and cloud settings come from the checkpoint."""
+    return ["--dataset", "SyntheticMany", "--data_dir", SETS[name][0], "--workers", "2", "--batch_size", "64",
+            *(NOVEL if key.startswith("novel_") else [])]
+
+
+def command_of(key: str, args, name: str, seed: int) -> list[str]:
+    _, script, flags = RUNS[key]
+    return [script, *BUDGET, "--data_dir", SETS[name][0], *flags, "--seed", str(seed), "--n_epoch",
+            str(args.epochs), "--output_dir", str(run_dir(args, name, seed, key))]
+
+
+def probe_command(key: str, args, name: str, seed: int) -> list[str]:
+    return ["scripts/shape_reliance.py", *probe_flags(name, key), "--model",
+            str(run_dir(args, name, seed, key) / "model_best.pth"), "--turn", "30",
+            "--output", str(run_dir(args, name, seed, key) / "reliance.json")]
+
+
+def records_of(key: str, args, name: str, seed: int) -> list[dict] | None:
+    return finished_records(run_dir(args, name, seed, key), archive_file(args, name, seed, key), args.epochs)
+
+
+def probe_of(key: str, args, name: str, seed: int) -> dict | None:
+    """The teacher's reliance probe (its run directory's, copied to the archive; else the archive's)."""
+    local, kept = run_dir(args, name, seed, key) / "reliance.json", archive_file(args, name, seed, key, ".reliance.json")
+    if local.is_file():
+        text = local.read_text()
+        if not kept.is_file() or kept.read_text() != text:
+            kept.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write_text(kept, text)
+        return json.loads(text)["swaps"]
+    return json.loads(kept.read_text())["swaps"] if kept.is_file() else None
+
+
+def call(command: list[str], log: Path) -> None:
+    print("+ " + " ".join(command), flush=True)
+    with open(log, "a") as f:
+        subprocess.run([sys.executable, *command], cwd=REPO, check=True, stdout=f, stderr=subprocess.STDOUT)
+
+
+def run(key: str, args, name: str, seed: int) -> None:
+    """Train (or resume, or skip when finished) one row, then probe it when it is a teacher."""
+    out = run_dir(args, name, seed, key)
+    if records_of(key, args, name, seed) is None:
+        out.mkdir(parents=True, exist_ok=True)
+        call(command_of(key, args, name, seed), out.with_name(f"{key}.log"))
+        records_of(key, args, name, seed)  # archives the finished run
+    if key in TEACHERS and probe_of(key, args, name, seed) is None and (out / "model_best.pth").is_file():
+        call(probe_command(key, args, name, seed), out.with_name(f"{key}.log"))
+        probe_of(key, args, name, seed)
+
+
+def finished(args) -> dict:
+    """{set: {key: {seed: (records, probe or None)}}} of every finished run, on disk or archived."""
+    results = {}
+    for name in SETS:
+        for key in RUNS:
+            for seed in args.seeds:
+                records = records_of(key, args, name, seed)
+                if records is not None:
+                    results.setdefault(name, {}).setdefault(key, {})[seed] = (records, probe_of(key, args, name, seed))
+    return results
+
+
+def spread(values, signed: bool = False) -> str:
+    mean = f"{statistics.mean(values):{'+' if signed else ''}.1f}"
+    return f"{mean} ± {statistics.stdev(values):.1f}" if len(values) > 1 else mean
+
+
+def best_teacher(runs: dict, novel: bool) -> str | None:
+    """The teacher row with the highest mean last-epoch Acc30 over its seeds (zero-shot or supervised rows)."""
+    keys = [k for k in TEACHERS if k.startswith("novel_") == novel and runs.get(k)]
+    return max(keys, key=lambda k: statistics.mean(r[-1]["val"]["acc30"] for r, _ in runs[k].values()),
+               default=None)
+
+
+def table_lines(results: dict, args) -> list[str]:
+    minutes = sum(r["time_s"] for runs in results.values() for seeds in runs.values()
+                  for records, _ in seeds.values() for r in records) / 60
+    lines = [f"Mean per-class val Acc30 after each epoch (1 to {args.epochs}), mean over the seeds finished (n); "
+             "last column: the reliance probe of a teacher at its best epoch (Acc30 with its own cloud / another "
+             "instance's / another category's / its own turned by 30 degrees with the label). Zero-shot rows: "
+             "trained on the 100 base categories, scored on the 20 novel ones; supervised rows: all 120. Budget: "
+             f"resnet18, input 32, batch 32, Adam 1e-3, cosine decay, no augmentation; the runs took {minutes:.0f} "
+             "min of training and evaluation (the sum of their epoch times; a 2-core CPU, 2026-12).", ""]
+    for name, runs in results.items():
+        lines += [f"**{name}** ({SETS[name][0]})", "",
+                  "| run | n | Acc30 per epoch | Acc30, last | MedErr, last | probe: own / instance / category / turned "
+                  "| flags |", "| --- | --- | --- | --- | --- | --- | --- |"]
+        for key, (label, script, flags) in RUNS.items():
+            seeds = runs.get(key)
+            if not seeds:
+                continue
+            epochs = min(len(r) for r, _ in seeds.values())
+            curve = " ".join(f"{statistics.mean(r[e]['val']['acc30'] for r, _ in seeds.values()):.1f}"
+                             for e in range(epochs))
+            last = [r[-1]["val"] for r, _ in seeds.values()]
+            probes = [p for _, p in seeds.values() if p]
+            probe = " / ".join(spread([p[s]["acc30"] for p in probes]) for s in PROBE) if probes else ""
+            where = "zero-shot" if key.startswith("novel_") else "supervised"
+            lines.append(f"| {where}: {label} | {len(seeds)} | {curve} | {spread([v['acc30'] for v in last])} | "
+                         f"{spread([v['mederr'] for v in last])} | {probe} | `{Path(script).name} {' '.join(flags)}` |")
+        lines.append("")
+    return lines + target_lines(results)
+
+
+def target_lines(results: dict) -> list[str]:
+    lines = ["Against the targets: paired per-seed differences of the last epoch's Acc30, mean ± sample standard "
+             "deviation over the seeds both finished (n). The best teacher is the teacher row with the highest mean; "
+             "its probe gives the loss with another category's cloud (own - other category).", "",
+             "| comparison | target | set | teacher | n | difference | met |", "| --- | --- | --- | --- | --- | --- | --- |"]
+    for name, runs in results.items():
+        for label, key, base, target in TARGETS:
+            novel = base.startswith("novel_")
+            if key == "best":
+                key = best_teacher(runs, novel)
+            if key is None or not runs.get(key) or not runs.get(base):
+                continue
+            seeds = sorted(set(runs[key]) & set(runs[base]))
+            if not seeds:
+                continue
+            diffs = [runs[key][s][0][-1]["val"]["acc30"] - runs[base][s][0][-1]["val"]["acc30"] for s in seeds]
+            met = "yes" if statistics.mean(diffs) >= target else "no"
+            lines.append(f"| {label} | {target:+.0f} | {name} | {key if key in TEACHERS else ''} | {len(seeds)} | "
+                         f"{spread(diffs, signed=True)} | {met} |")
+        for novel in (True, False):
+            key = best_teacher(runs, novel)
+            probes = [p for _, p in runs.get(key, {}).values() if p] if key else []
+            if probes:
+                losses = [p["own"]["acc30"] - p["other class"]["acc30"] for p in probes]
+                met = "yes" if statistics.mean(losses) >= 10 else "no"
+                lines.append(f"| {'zero-shot' if novel else 'supervised'}: best teacher, own cloud - another "
+                             f"category's | +10 | {name} | {key} | {len(probes)} | {spread(losses, signed=True)} | "
+                             f"{met} |")
+    return lines + [""]
+
+
+def write_table(path: Path, results: dict, args) -> None:
+    atomic_write_text(path, "\n".join(["# Does the teacher read its shape? (generated)", "",
+                                       "Written by `python scripts/shape_claims.py` (`--table_only` rewrites it from "
+                                       "the archived runs in docs/runs/shape); do not edit by hand.", "",
+                                       *table_lines(results, args)]))
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
+    parser.add_argument("--sets", nargs="+", default=list(SETS), choices=list(SETS))
+    parser.add_argument("--only", nargs="+", default=list(RUNS), choices=list(RUNS), help="runs to do")
+    parser.add_argument("--epochs", type=int, default=6)
+    parser.add_argument("--out", default="result/shape", help="run directories")
+    parser.add_argument("--archive", default="docs/runs/shape",
+                        help="finished runs' metrics and probes, committed, so that seeds add up over sessions")
+    parser.add_argument("--table", default="docs/shape_claims.md")
+    parser.add_argument("--table_only", action="store_true", help="rewrite the table from finished runs; run nothing")
+    args = parser.parse_args(argv)
+    table, start = REPO / args.table, time.time()
+    if not args.table_only:
+        from dataset.synthetic_many import ensure_many
+        for name in args.sets:
+            ensure_many(REPO / SETS[name][0], seed=SETS[name][1])
+        for group in GROUPS:
+            for seed in args.seeds:
+                for name in args.sets:
+                    for key in (k for k in group if k in args.only):
+                        run(key, args, name, seed)
+                        write_table(table, finished(args), args)
+    write_table(table, finished(args), args)
+    print(table.read_text())
+    print(f"{(time.time() - start) / 60:.1f} min")
+
+
+if __name__ == "__main__":
+    main()
