@@ -1,0 +1,104 @@
+"""The shape-claims script's bookkeeping, and the premise in miniature: a teacher reads a cloud that tells the pose."""
+import argparse
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+import shape_claims  # noqa: E402
+from model.estimator import PoseEstimator  # noqa: E402
+
+
+def fake_run(directory: Path, accs, probe=None) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    lines = [json.dumps({"epoch": e, "time_s": 60.0, "val": {"acc30": a, "mederr": 90.0 - a}}) for e, a in enumerate(accs)]
+    (directory / "metrics.jsonl").write_text("\n".join(lines) + "\n")
+    if probe:
+        swaps = {name: {"acc30": acc, "mederr": 50.0, "kept": 0} for name, acc in zip(shape_claims.PROBE, probe)}
+        (directory / "reliance.json").write_text(json.dumps({"model": "m", "swaps": swaps}))
+
+
+def test_table_curves_probes_and_targets_from_finished_runs_and_their_archive(tmp_path):
+    args = argparse.Namespace(out=str(tmp_path / "runs"), archive=str(tmp_path / "archive"), seeds=[1, 2], epochs=2)
+    runs = tmp_path / "runs" / "tuning"
+    fake_run(runs / "seed1" / "novel_image", [10.0, 20.0])
+    fake_run(runs / "seed2" / "novel_image", [12.0, 24.0])
+    fake_run(runs / "seed1" / "novel_cloud_film_random", [15.0, 40.0], probe=(40.0, 38.0, 12.0, 39.0))
+    fake_run(runs / "seed2" / "novel_cloud_film_random", [15.0, 36.0], probe=(36.0, 30.0, 14.0, 35.0))
+    fake_run(runs / "seed1" / "novel_cloud_linear", [25.0])                  # unfinished: one epoch of two
+    results = shape_claims.finished(args)
+    assert set(results["tuning"]) == {"novel_image", "novel_cloud_film_random"}
+    assert (tmp_path / "archive" / "tuning" / "seed2" / "novel_cloud_film_random.reliance.json").is_file()
+    shutil.rmtree(tmp_path / "runs")                                          # a fresh clone: the archive alone
+    path = tmp_path / "table.md"
+    shape_claims.write_table(path, shape_claims.finished(args), args)
+    lines = path.read_text().splitlines()
+    film = next(line for line in lines if "FiLM fusion, `--random`" in line and line.startswith("| zero-shot"))
+    assert "| 2 | 15.0 38.0 | 38.0 ± 2.8 |" in film and "38.0 ± 2.8 / 34.0 ± 5.7 / 13.0 ± 1.4 / 37.0 ± 2.8" in film
+    best = next(line for line in lines if line.startswith("| zero-shot: best teacher - image-only"))
+    assert "| novel_cloud_film_random | 2 | +16.0 ± 5.7 | yes |" in best     # 40 - 20 and 36 - 24
+    reads = next(line for line in lines if "own cloud - another category's" in line)
+    assert "| 2 | +25.0 ± 4.2 | yes |" in reads                               # 40 - 12 and 36 - 14
+    assert not any("linear fusion" in line for line in lines)
+
+
+def test_commands_name_the_set_split_and_seed(tmp_path):
+    args = argparse.Namespace(out="result/shape", archive="docs/runs/shape", seeds=[2], epochs=6)
+    command = shape_claims.command_of("novel_cloud_film", args, "heldout", 2)
+    assert command[0] == "training.py" and "--novel" in command and command[command.index("--seed") + 1] == "2"
+    assert command[command.index("--data_dir") + 1] == "data/SyntheticManyHeldout"
+    assert command[command.index("--fusion") + 1] == "film" and command[command.index("--n_epoch") + 1] == "6"
+    probe = shape_claims.probe_command("novel_cloud_film", args, "heldout", 2)
+    assert "--novel" in probe and probe[probe.index("--model") + 1].endswith("heldout/seed2/novel_cloud_film/model_best.pth")
+    assert "--novel" not in shape_claims.command_of("control", args, "tuning", 2)
+
+
+def _shape_task(n: int, rng: np.random.Generator):
+    """One asymmetric cloud turned about z by the azimuth (the images are noise, drawn afresh for every batch, so
+    that nothing but the cloud tells the pose and no image can be memorised)."""
+    base = rng.uniform(-1, 1, (3, 96)) * np.array([[1.0], [0.3], [0.2]])
+    base[:, :24] += np.array([[0.0], [1.0], [0.5]])                    # an arm that makes the cloud asymmetric
+    steps = rng.integers(0, 8, n)
+    angles = np.deg2rad(45.0 * steps)
+    c, s = np.cos(angles), np.sin(angles)
+    rotations = np.zeros((n, 3, 3))
+    rotations[:, 0, 0], rotations[:, 0, 1], rotations[:, 1, 0], rotations[:, 1, 1] = c, -s, s, c
+    rotations[:, 2, 2] = 1.0
+    clouds = torch.tensor(rotations @ base, dtype=torch.float32)
+    return clouds, torch.tensor(steps * 3)                              # 45 degrees = 3 bins of 15
+
+
+def test_a_teacher_that_reads_the_cloud_beats_one_given_shuffled_clouds():
+    """The pose is in the cloud only: a teacher trained and scored with the right clouds must find it, one whose
+    clouds are shuffled between samples stays near chance (1 in 8), and the first drops when its clouds are
+    shuffled at test time."""
+    rng = np.random.default_rng(0)
+    clouds, labels = _shape_task(256, rng)
+    test_clouds, test_labels = _shape_task(128, rng)
+    test_images = torch.randn(128, 3, 8, 8, generator=torch.Generator().manual_seed(2))
+    shuffled = torch.randperm(256, generator=torch.Generator().manual_seed(0))
+    accuracy = {}
+    for name, train_clouds in (("own", clouds), ("shuffled", clouds[shuffled])):
+        torch.manual_seed(0)
+        model = PoseEstimator("resnet18", img_feature_dim=32, shape_feature_dim=32, fusion="film")
+        optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+        for step in range(60):
+            batch = torch.arange(step * 32, step * 32 + 32) % 256
+            optimizer.zero_grad()
+            F.cross_entropy(model(torch.randn(32, 3, 8, 8), train_clouds[batch])["outputs"][0], labels[batch]).backward()
+            optimizer.step()
+        model.eval()
+        with torch.no_grad():
+            accuracy[name] = (model(test_images, test_clouds)["outputs"][0].argmax(1) == test_labels).float().mean().item()
+            if name == "own":
+                other = test_clouds[torch.randperm(128, generator=torch.Generator().manual_seed(1))]
+                accuracy["own, shuffled at test"] = (model(test_images, other)["outputs"][0].argmax(1)
+                                                     == test_labels).float().mean().item()
+    assert accuracy["own"] > 0.9 and accuracy["shuffled"] < 0.35, accuracy
+    assert accuracy["own, shuffled at test"] < 0.4, accuracy
