@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: test demo bench reproduce-synthetic learning data data-heldout data-many data-many-heldout clean-venv
+.PHONY: test demo bench reproduce-synthetic reproduce-shape learning tables data data-heldout data-many data-many-heldout clean-venv
 
 # The demo's small, CPU-sized settings (8 to 12 min on 2 cores with the environment and data in place); the scripts'
 # own defaults are the paper's full-size ones.
@@ -49,6 +49,15 @@ bench: $(VENV)/.installed
 # the metrics archived in docs/runs/claims; generates a missing set itself) -> docs/synthetic_claims.md
 reproduce-synthetic: $(VENV)/.installed
 	$(PY) scripts/synthetic_claims.py
+
+# Does the teacher read its shape? Zero-shot and supervised teachers on the many-category sets against the control
+# and the image-only network, with the reliance probe; resumable, archived in docs/runs/shape -> docs/shape_claims.md
+reproduce-shape: $(VENV)/.installed
+	$(PY) scripts/shape_claims.py
+
+# Every results table of the README and docs/, rewritten from the archived runs (make tables; --check in the tests)
+tables: $(VENV)/.installed
+	$(PY) scripts/tables.py
 
 # How fast our networks learn against the control (benchmarks/plain_loop.py), one change at a time, on the
 # tuning set and the held-out set -> docs/learning_ablation.md

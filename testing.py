@@ -30,11 +30,20 @@ from engine.setup import print_header, resolve_device
 from engine.data import make_dataset, make_loader
 from model.estimator import network_from_checkpoint, shape_of
 
+EPILOG = """the paper's evaluation (the architecture, input size and shape input are read from the checkpoint):
+  python testing.py --dataset ObjectNet3D --model result/PointCloud_ObjectNet3D/model_best.pth --output_dir ObjectNet3D
+  python testing.py --dataset ObjectNet3D --shape None --model save_models/best_student.pt
+zero-shot: add --novel (ObjectNet3D is always scored on its 20 novel classes). Details: docs/training.md"""
+
+
 def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description="3DAug-Pose evaluation", parents=[data_parser()], add_help=add_help)
-    parser.add_argument("--model", required=True, help="checkpoint to evaluate")
-    parser.add_argument("--output_dir", default=None, help="where the result files go (default: beside the checkpoint)")
-    parser.add_argument("--img_feature_dim", type=int, default=None, help="checked against the checkpoint if given")
+    parser = argparse.ArgumentParser(description="3DAug-Pose evaluation: per-class Acc30 / MedErr of a checkpoint",
+                                     parents=[data_parser()], add_help=add_help,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EPILOG)
+    g = parser.add_argument_group("checkpoint", "the network to evaluate and where its results go")
+    g.add_argument("--model", required=True, help="checkpoint to evaluate")
+    g.add_argument("--output_dir", default=None, help="where the result files go (default: beside the checkpoint)")
+    g.add_argument("--img_feature_dim", type=int, default=None, help="checked against the checkpoint if given")
     parser.set_defaults(shape=FROM_CHECKPOINT, input_dim=None, point_num=None, point_norm=None, bin_size=None)
     return parser
 

@@ -28,15 +28,23 @@ from model.infonce import InfoNCE
 from model.pose_loss import PoseLoss
 
 
+EPILOG = """the paper's teacher (ObjectNet3D, supervised; --novel for zero-shot, then --shot 10 --model ... for 10-shot):
+  python training.py --dataset ObjectNet3D --n_epoch 300 --lr 1e-4 --decrease 200 --random --shape PointCloud \\
+      --shape_dir pointcloud --shape_feature_dim 1024 --img_feature_dim 1024 --batch_size 160
+the image-only baseline: --shape None. A CPU try on the built-in synthetic data: make demo. Details: docs/training.md"""
+
+
 def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description="3DAug-Pose stage 1: teacher or image-only baseline",
-                                     parents=[data_parser(), model_parser(), train_parser()], add_help=add_help)
-    parser.add_argument("--model", default=None,
+                                     parents=[data_parser(), model_parser(), train_parser()], add_help=add_help,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EPILOG)
+    g = parser.add_argument_group("teacher", "the teacher's own loss terms and starting point")
+    g.add_argument("--model", default=None,
                         help="start from this checkpoint's weights (few-shot fine-tuning of a base-class model)")
-    parser.add_argument("--contrast_weight", type=float, default=0.5,
+    g.add_argument("--contrast_weight", type=float, default=0.5,
                         help="weight of the teacher's InfoNCE between image projection and fused feature "
                              "(0: the PoseFromShape teacher)")
-    parser.add_argument("--contrast_tau", type=float, default=0.1, help="temperature of that InfoNCE")
+    g.add_argument("--contrast_tau", type=float, default=0.1, help="temperature of that InfoNCE")
     return parser
 
 

@@ -45,26 +45,34 @@ from model.estimator import HEADS, INITS, build_model, network_from_checkpoint, 
 from model.pose_loss import PoseLoss
 
 
+EPILOG = """the paper's student (CRD from the frozen teacher, on top of the reference's KL terms):
+  python trainingKD.py --dataset ObjectNet3D --shape PointCloud --shape_dir pointcloud --batch_size 46 --lr 1e-4 \\
+      --n_epoch 60 --decrease 44 --teacher_model result/PointCloud_ObjectNet3D/model_best.pth \\
+      --crd --tau 0.5 --weighting linear
+pose loss alone: --alpha 1 --gamma 0 --embed_kl 0 (without --crd). Details: docs/training.md"""
+
+
 def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description="3DAug-Pose stage 2: distil the teacher into an image-only student",
-                                     parents=[data_parser(), train_parser()], add_help=add_help)
+                                     parents=[data_parser(), train_parser()], add_help=add_help,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EPILOG)
     parser.set_defaults(n_epoch=60, decrease=44, output_dir="save_models", input_dim=None, point_num=None,
                         point_norm=None, shape=FROM_CHECKPOINT)
-    g = parser.add_argument_group("teacher")
+    g = parser.add_argument_group("teacher", "the frozen teacher (its architecture and shape input come from its checkpoint)")
     g.add_argument("--teacher_model", required=True, help="the teacher's checkpoint (from training.py)")
     g.add_argument("--teacher_feature", default="fused", choices=["fused", "image"],
                    help="teacher representation distilled by CRD: the fused 3D-augmented feature or its image projection")
     g.add_argument("--shape_feature_dim", type=int, default=None, help="checked against the teacher if given")
-    g = parser.add_argument_group("student")
-    g.add_argument("--student_encoder", default="resnet50", choices=IMAGE_BACKBONES)
+    g = parser.add_argument_group("student", "the image-only network being trained")
+    g.add_argument("--student_encoder", default="resnet50", choices=IMAGE_BACKBONES, help="the student's backbone")
     g.add_argument("--img_feature_dim", type=int, default=2048, help="the student's backbone output width")
     g.add_argument("--head", default="linear", choices=HEADS,
                    help="the student's way to the 200-d feature: the reference's MLP, or linear (the backbone's last "
                         "layer maps straight to it)")
     g.add_argument("--student_model", default=None, help="start the student from this image-only checkpoint")
-    g.add_argument("--init", default="torchvision", choices=INITS)
+    g.add_argument("--init", default="torchvision", choices=INITS, help="initialisation of a student trained from scratch")
     g.add_argument("--pretrained", action="store_true", help="ImageNet weights for the student's backbone (downloads)")
-    g = parser.add_argument_group("distillation loss")
+    g = parser.add_argument_group("distillation", "alpha x pose loss + beta x CRD + gamma x KL on the heads + embed_kl x KL on the embeddings")
     g.add_argument("--alpha", type=float, default=0.25,
                    help="weight of the pose loss (ground truth); 1 with --gamma 0 --embed_kl 0: the pose loss alone")
     g.add_argument("--beta", type=float, default=0.8, help="weight of the contrastive distillation (with --crd)")
@@ -76,19 +84,19 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
     g.add_argument("--crd", action="store_true", help="contrastive representation distillation")
     g.add_argument("--crd_negatives", default="batch", choices=NEGATIVES,
                    help="the negatives of an anchor: the other side's live embeddings of the rest of the batch (the "
-                        "default, with the live positive and the infonce objective: the best student of the README's "
-                        "synthetic comparison) or --nce_k rows of a memory bank (CRD's)")
+                        "default, with the live positive and the infonce objective: the best student of the "
+                        "synthetic comparison, docs/experiments/claims.md) or --nce_k rows of a memory bank (CRD's)")
     g.add_argument("--crd_objective", default=None, choices=OBJECTIVES,
                    help="infonce (the softmax form; the only form with in-batch negatives) or nce (CRD's; the "
                         "default with --crd_negatives memory)")
     g.add_argument("--crd_positive", default=None, choices=POSITIVES,
                    help="the positive of an anchor: its memory row (CRD's and the default with memory negatives; "
                         "refreshed once an epoch, random in the first) or the other side's live embedding of the "
-                        "same sample (collapses with memory negatives on the synthetic sets, README; the only "
+                        "same sample (collapses with memory negatives on the synthetic sets; the only "
                         "positive of in-batch negatives)")
     g.add_argument("--tau", type=float, default=0.5,
                    help="contrastive temperature: the original README's 0.5 (PoseContrast's); CRD's own is 0.07 "
-                        "(README, 'How fast our networks learn': better on one synthetic set, not on the other)")
+                        "(docs/experiments/learning.md: better on one synthetic set, not on the other)")
     g.add_argument("--weighting", default="linear", choices=WEIGHTINGS,
                    help="weight of each negative by its pose distance to the anchor (none: plain CRD)")
     g.add_argument("--feat_dim", type=int, default=128, help="CRD embedding width")

@@ -44,19 +44,27 @@ COLOR_BY = ("class", "azimuth", "elevation")
 KEYS = {"fused": "feature", "embedding": "embedding"}
 
 
+EPILOG = """the teacher and a student side by side, their 200-d features coloured by azimuth:
+  python vis_tSNE.py --dataset ObjectNet3D --model result/PointCloud_ObjectNet3D/model_best.pth \\
+      save_models/best_student.pt --labels teacher student --feature fused --color_by azimuth"""
+
+
 def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description="t-SNE of learned representations", parents=[data_parser()],
-                                     add_help=add_help)
-    parser.add_argument("--model", nargs="+", required=True, help="checkpoints (teacher and/or image-only)")
-    parser.add_argument("--labels", nargs="+", default=None, help="panel titles, one per checkpoint")
-    parser.add_argument("--split", default="val", choices=["train", "val"])
-    parser.add_argument("--feature", default="fused", choices=FEATURES)
-    parser.add_argument("--color_by", default="class", choices=COLOR_BY)
-    parser.add_argument("--bin", type=float, default=30.0, help="bin width (degrees) when colouring by an angle")
-    parser.add_argument("--max_samples", type=int, default=2000, help="random subset of the split (seeded)")
-    parser.add_argument("--pca_dim", type=int, default=50, help="PCA components before t-SNE")
-    parser.add_argument("--perplexity", type=float, default=30.0)
-    parser.add_argument("--output_dir", default="vis_feat")
+    parser = argparse.ArgumentParser(description="PCA and t-SNE of learned representations", parents=[data_parser()],
+                                     add_help=add_help, formatter_class=argparse.RawDescriptionHelpFormatter,
+                                     epilog=EPILOG)
+    g = parser.add_argument_group("figure", "which networks and features, coloured by what")
+    g.add_argument("--model", nargs="+", required=True, help="checkpoints (teacher and/or image-only)")
+    g.add_argument("--labels", nargs="+", default=None, help="panel titles, one per checkpoint")
+    g.add_argument("--split", default="val", choices=["train", "val"], help="the split whose samples are drawn")
+    g.add_argument("--feature", default="fused", choices=FEATURES,
+                   help="image, shape (teacher), fused (the 200-d feature the heads read), embedding, head")
+    g.add_argument("--color_by", default="class", choices=COLOR_BY, help="colour of each point")
+    g.add_argument("--bin", type=float, default=30.0, help="bin width (degrees) when colouring by an angle")
+    g.add_argument("--max_samples", type=int, default=2000, help="random subset of the split (seeded)")
+    g.add_argument("--pca_dim", type=int, default=50, help="PCA components before t-SNE")
+    g.add_argument("--perplexity", type=float, default=30.0, help="t-SNE perplexity")
+    g.add_argument("--output_dir", default="vis_feat", help="where the figures and CSVs go")
     parser.set_defaults(shape=None, input_dim=None, point_num=None, point_norm=None, seed=0)
     return parser
 

@@ -35,15 +35,3 @@ def read_jsonl(path) -> list[dict]:
             break  # a torn last line from a crash
     return records
 
-
-def replace_between_markers(path, name: str, text: str) -> bool:
-    """Put ``text`` between the lines ``<!-- NAME:start -->`` and ``<!-- NAME:end -->`` of a file (a README
-    table that a script regenerates); False, and nothing written, when the file lacks the markers."""
-    path = Path(path)
-    start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
-    content = path.read_text()
-    if start not in content or end not in content:
-        return False
-    head, rest = content.split(start, 1)
-    atomic_write_text(path, head + start + "\n" + text + rest[rest.index(end):])
-    return True

@@ -23,6 +23,7 @@ device is synchronised at the ends of a window only. A benchmark, not a test: no
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import platform
 import resource
@@ -228,7 +229,8 @@ def main(argv=None) -> dict:
               f"reference-style {t['reference_loader_sps']:.0f} samples/s "
               f"({t['loader_same_workers_sps'] / t['reference_loader_sps']:.2f}x)")
     if args.json:
-        atomic_write_text(args.json, json.dumps({**results, "device": machine, "settings": settings}, indent=2) + "\n")
+        atomic_write_text(args.json, json.dumps({**results, "device": machine, "date": datetime.date.today().isoformat(),
+                                                   "settings": settings}, indent=2) + "\n")
     return results
 
 

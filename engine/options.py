@@ -23,7 +23,7 @@ def none_or_str(value: str):
 
 def data_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(add_help=False)
-    g = p.add_argument_group("data")
+    g = p.add_argument_group("data", "which dataset, split, shape input and crop size")
     g.add_argument("--dataset", default="Synthetic", choices=sorted(DATASETS),
                    help="dataset name; its root is data/<dataset> unless --data_dir is given")
     g.add_argument("--data_dir", default=None, help="dataset root (default: data/<dataset>)")
@@ -48,13 +48,14 @@ def data_parser() -> argparse.ArgumentParser:
                    help="evaluate on these classes only (default: the protocol's, or every class of the val split)")
     g.add_argument("--keypoint", action="store_true",
                    help="train only on untruncated, unoccluded, keypoint-annotated rows (PoseFromShape)")
-    g.add_argument("--batch_size", type=int, default=16)
+    g.add_argument("--batch_size", type=int, default=16, help="samples per batch (per process under torchrun)")
+    g = p.add_argument_group("runtime", "device, loading processes, seed and bad input")
     g.add_argument("--workers", type=int, default=4, help="data-loading processes")
-    g.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    g.add_argument("--seed", type=int, default=46)
+    g.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="auto: CUDA when there is one")
+    g.add_argument("--seed", type=int, default=46, help="seeds the network, the data order, augmentation and few-shot draws")
     g.add_argument("--skip_bad", action="store_true",
                    help="leave out (and log) bad annotation rows, images and point clouds instead of stopping")
-    g = p.add_argument_group("speed")
+    g = p.add_argument_group("speed", "GPU speed options (each is ignored, with a note, where it cannot apply)")
     g.add_argument("--amp", action="store_true",
                    help="mixed precision on CUDA (bfloat16 by default; ignored on a CPU)")
     g.add_argument("--amp_dtype", default="bf16", choices=["bf16", "fp16"],
@@ -66,10 +67,10 @@ def data_parser() -> argparse.ArgumentParser:
 
 def model_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(add_help=False)
-    g = p.add_argument_group("model")
-    g.add_argument("--img_encoder", default="resnet50", choices=IMAGE_BACKBONES)
-    g.add_argument("--img_feature_dim", type=int, default=1024)
-    g.add_argument("--shape_feature_dim", type=int, default=1024)
+    g = p.add_argument_group("model", "the network: encoders, feature sizes, fusion, head, initialisation")
+    g.add_argument("--img_encoder", default="resnet50", choices=IMAGE_BACKBONES, help="image backbone (torchvision)")
+    g.add_argument("--img_feature_dim", type=int, default=1024, help="width of the image feature the fusion reads")
+    g.add_argument("--shape_feature_dim", type=int, default=1024, help="width of the PointNet shape feature")
     g.add_argument("--fusion", default="linear", choices=FUSIONS,
                    help="deform: the 3DAug 1x1-conv fusion; mlp: PoseFromShape's MLP; linear: one Linear layer; "
                         "residual: one Linear layer plus a zero-initialised ReLU MLP; film: the shape scales and shifts the "
@@ -92,10 +93,10 @@ def model_parser() -> argparse.ArgumentParser:
 
 def train_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(add_help=False)
-    g = p.add_argument_group("optimisation")
-    g.add_argument("--n_epoch", type=int, default=200)
-    g.add_argument("--lr", type=float, default=1e-4)
-    g.add_argument("--weight_decay", type=float, default=5e-4)
+    g = p.add_argument_group("optimisation", "epochs, learning rate and its schedule, losses, augmentation, few-shot")
+    g.add_argument("--n_epoch", type=int, default=200, help="epochs to train")
+    g.add_argument("--lr", type=float, default=1e-4, help="learning rate (Adam)")
+    g.add_argument("--weight_decay", type=float, default=5e-4, help="weight decay (see --optimizer)")
     g.add_argument("--optimizer", default="adam", choices=OPTIMIZERS,
                    help="adam: weight decay as an L2 term in the gradient (the reference); adamw: decoupled")
     g.add_argument("--no_decay_norm_bias", dest="decay_norm_bias", action="store_false",
@@ -111,6 +112,7 @@ def train_parser() -> argparse.ArgumentParser:
     g.add_argument("--random", action="store_true", help="canonical-frame randomisation of the shape and azimuth")
     g.add_argument("--random_range", type=int, default=0, choices=[0, 1, 2], help="0: +-40, 1: +-85, 2: any")
     g.add_argument("--shot", type=int, default=None, help="K training samples per class (few-shot)")
+    g = p.add_argument_group("run directory and resume", "where a run writes, how it resumes, how it reports")
     g.add_argument("--output_dir", default=None, help="run directory (default: result/<shape>_<dataset>[_novel])")
     g.add_argument("--resume", default=None, help="checkpoint to resume from (default: <output_dir>/checkpoint.pth)")
     g.add_argument("--print_freq", type=int, default=50, help="batches between progress lines")

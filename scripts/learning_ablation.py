@@ -11,8 +11,7 @@ anyone can rerun one line; the ``student_*`` rows are ``trainingKD.py`` from the
 Two sets: ``tuning`` (data/Synthetic, generator seed 0: every choice was made
 looking at it) and ``heldout`` (data/SyntheticHeldout, generator seed 1: other instances, other colours,
 other images; never looked at before a choice was fixed). The table (mean per-class val Acc30 after each
-epoch, and the median seconds per epoch on this machine) is rewritten after each run, into the file and into
-the README between its ``learning-ablation`` markers; rerunning the command skips finished runs (also those of
+epoch, and the median seconds per epoch) is rewritten after each run; rerunning the command skips finished runs (also those of
 earlier sessions: their metrics are kept in ``--archive``, docs/runs/learning) and resumes an interrupted one.
 """
 from __future__ import annotations
@@ -27,7 +26,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from auxiliary.files import atomic_write_text, replace_between_markers  # noqa: E402
+from auxiliary.files import atomic_write_text  # noqa: E402
 from dataset.synthetic import ensure_synthetic  # noqa: E402
 from run_archive import finished_records, has_checkpoint  # noqa: E402
 
@@ -134,10 +133,16 @@ def finished(args) -> dict:
 
 def write_table(path: Path, results: dict, args) -> None:
     head = " | ".join(f"ep {e + 1}" for e in range(args.epochs))
-    lines = [f"Mean per-class val Acc30 after each epoch (seed {args.seed}; input 32, batch 32, Adam 1e-3, no "
+    lines = ["# How fast our networks learn, one change at a time (generated)", "",
+             "Written by `python scripts/learning_ablation.py` from the archived runs in docs/runs/learning "
+             "(`--table_only` rewrites it without running anything); do not edit by hand.", "",
+             f"Mean per-class val Acc30 after each epoch (seed {args.seed}; input 32, batch 32, Adam 1e-3, no "
              f"augmentation, constant learning rate; students {args.student_epochs} epochs from the set's "
-             "linear-fusion teacher, `{teacher}` in their flags); s/ep is the median epoch time on this machine "
-             "(other jobs ran beside some rows, so it is only indicative).", ""]
+             "linear-fusion teacher, `{teacher}` in their flags); s/ep is the median epoch time on the 2-core CPU "
+             "that ran the row (other jobs ran beside some rows, so it is only indicative).", ""]
+    if not any(results.values()):
+        lines.append("No run of this ablation is archived yet: `make learning` runs them (about 5 minutes a row on 2 "
+                     "cores) and fills this page.")
     for name in (name for name in SETS if results.get(name)):
         lines += [f"**{name}** ({SETS[name][0]})", "", f"| run | {head} | s/ep | flags |",
                   "| --- | " + " | ".join("---" for _ in range(args.epochs)) + " | --- | --- |"]
@@ -159,12 +164,10 @@ def write_table(path: Path, results: dict, args) -> None:
                 train = records[-1]["train"]
                 lines.append(f"| {RUNS[key][0]} | " + " | ".join(f"{train[d]:.3g}" for d in DIAGNOSTICS) + " |")
             lines.append("")
-    text = "\n".join(lines)
-    atomic_write_text(path, text)
-    replace_between_markers(REPO / "README.md", "learning-ablation", text)
+    atomic_write_text(path, "\n".join(lines) + "\n")
 
 
-def main(argv=None):
+def get_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sets", nargs="+", default=list(SETS), choices=list(SETS))
     parser.add_argument("--only", nargs="+", default=list(RUNS), choices=list(RUNS), help="rows to run")
@@ -176,7 +179,11 @@ def main(argv=None):
                         help="finished rows' metrics, committed, so that rows add up over sessions")
     parser.add_argument("--table", default="docs/learning_ablation.md")
     parser.add_argument("--table_only", action="store_true", help="rewrite the table from finished runs; run nothing")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv=None):
+    args = get_parser().parse_args(argv)
     if args.table_only:
         write_table(REPO / args.table, finished(args), args)
         print((REPO / args.table).read_text())

@@ -171,7 +171,7 @@ def table_lines(results: dict, args) -> list[str]:
              "instance's / another category's / its own turned by 30 degrees with the label). Zero-shot rows: "
              "trained on the 100 base categories, scored on the 20 novel ones; supervised rows: all 120. Budget: "
              f"resnet18, input 32, batch 32, Adam 1e-3, cosine decay, no augmentation; the runs took {minutes:.0f} "
-             "min of training and evaluation (the sum of their epoch times; a 2-core CPU, 2026-12).", ""]
+             "min of training and evaluation (the sum of their epoch times; 2-core x86_64 CPUs, from 2026-12-03 on).", ""]
     for name, runs in results.items():
         lines += [f"**{name}** ({SETS[name][0]})", "",
                   "| run | n | Acc30 per epoch | Acc30, last | MedErr, last | probe: own / instance / category / turned "
@@ -228,10 +228,10 @@ def write_table(path: Path, results: dict, args) -> None:
     atomic_write_text(path, "\n".join(["# Does the teacher read its shape? (generated)", "",
                                        "Written by `python scripts/shape_claims.py` (`--table_only` rewrites it from "
                                        "the archived runs in docs/runs/shape); do not edit by hand.", "",
-                                       *table_lines(results, args)]))
+                                       *table_lines(results, args)]) + "\n")
 
 
-def main(argv=None):
+def get_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     parser.add_argument("--sets", nargs="+", default=list(SETS), choices=list(SETS))
@@ -242,7 +242,11 @@ def main(argv=None):
                         help="finished runs' metrics and probes, committed, so that seeds add up over sessions")
     parser.add_argument("--table", default="docs/shape_claims.md")
     parser.add_argument("--table_only", action="store_true", help="rewrite the table from finished runs; run nothing")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv=None):
+    args = get_parser().parse_args(argv)
     table, start = REPO / args.table, time.time()
     if not args.table_only:
         from dataset.synthetic_many import ensure_many

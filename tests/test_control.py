@@ -1,8 +1,8 @@
-"""The control loop (benchmarks/plain_loop.py) and the README-table helper its comparison scripts use."""
+"""The control loop (benchmarks/plain_loop.py)."""
 import sys
 from pathlib import Path
 
-from auxiliary.files import read_jsonl, replace_between_markers
+from auxiliary.files import read_jsonl
 from auxiliary.plots import plot_curves
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
@@ -20,15 +20,6 @@ def test_a_tiny_control_run_learns_and_logs_like_the_scripts(synthetic_root, tmp
     assert records[-1]["train"]["acc30"] > records[0]["train"]["acc30"] + 20
     assert {"acc30", "mederr", "pooled_acc30", "pooled_mederr"} <= set(records[-1]["val"])
     assert plot_curves([out], tmp_path / "curves.png").is_file()  # the scripts' plot reads its log
-
-
-def test_tables_go_between_their_markers_and_nowhere_else(tmp_path):
-    readme = tmp_path / "README.md"
-    readme.write_text("intro\n<!-- t:start -->\nold\n<!-- t:end -->\noutro\n")
-    assert replace_between_markers(readme, "t", "| new |\n")
-    assert readme.read_text() == "intro\n<!-- t:start -->\n| new |\n<!-- t:end -->\noutro\n"
-    assert not replace_between_markers(readme, "other", "x")
-    assert "x" not in readme.read_text()
 
 
 def test_the_control_cosine_schedule_decays_the_logged_learning_rate(synthetic_root, tmp_path):
