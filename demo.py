@@ -4,7 +4,7 @@
     python demo.py --image photo.jpg --model result/teacher_cpu/model_best.pth --pointcloud chair.ply
     python demo.py --image photo.jpg --model result/mv_teacher/model_best.pth --views chair/views.png
 
-Prints azimuth, elevation and in-plane rotation in degrees (the annotation convention of the README). The crop
+Prints azimuth, elevation and in-plane rotation in degrees (the annotation convention of docs/angles.md). The crop
 is the box (the whole image without ``--bbox``), resized and padded as in evaluation. A teacher checkpoint
 also needs the object's shape: its point cloud (``--pointcloud``, a PLY with x/y/z in the CAD frame, z up) or,
 for a multi-view teacher, its renders (``--views``, the strip written by the renderers, :mod:`dataset.multiview`). ``--overlay``

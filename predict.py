@@ -6,7 +6,7 @@
 ``--images`` is a folder (every .jpg/.jpeg/.png/.bmp/.webp file in it; each whole image is the crop) or a CSV
 with the header ``image,left,upper,right,lower`` (image paths relative to the CSV's folder; empty box fields
 mean the whole image). The predictions CSV has, per object, the image, the box and the predicted azimuth,
-elevation and in-plane rotation in degrees (the README's convention), then for each angle its three most
+elevation and in-plane rotation in degrees (the convention of docs/angles.md), then for each angle its three most
 likely bins as hypotheses (angle with its in-bin offset, and the bin's probability): a symmetric object often
 has its second hypothesis 180 degrees from the first. Images run through the network in batches on the
 device. A bad CSV row or an unreadable image is reported with its line (or file) on stderr and skipped; the

@@ -10,8 +10,8 @@ weighted by pose distance either way, see :mod:`model.crd`) + ``--gamma`` x KL o
 temperature ``--kd_T`` + ``--embed_kl`` x KL between the 200-d embeddings. Without ``--crd`` and with
 ``--gamma 0 --embed_kl 0 --alpha 1`` it trains the student on the pose loss alone, under the same budget, for
 comparison. The defaults (alpha 0.25, gamma 0.75, T 1, embed_kl 0.75) are the KL terms the public reference's
-``--crd`` path computes; with ``--crd`` the student gets CRD on top of them, the best recipe of the README's
-comparison ("The paper's claims on synthetic data").
+``--crd`` path computes; with ``--crd`` the student gets CRD on top of them, the best recipe of
+docs/experiments/claims.md.
 
 Writes into ``--output_dir`` (default ``save_models``): ``best_student.pt`` (the best student by mean
 per-class val Acc30, read by ``testing.py --shape None --model save_models/best_student.pt``), ``checkpoint.pth``

@@ -1,6 +1,6 @@
 """Viewpoint angle codec: raw annotation angles <-> label space <-> (bin, in-bin offset).
 
-The convention, written once (the README repeats it):
+The convention, written once (docs/angles.md repeats it):
 
 * **Raw angles** are the annotation's degrees, as stored in the CSV tables of ObjectNet3D / Pascal3D+ (and
   the tables this project writes): azimuth ``a`` (any real; ObjectNet3D stores some negative values),

@@ -84,7 +84,7 @@ def read_spec(shape_root) -> dict:
     path = Path(shape_root) / SPEC_FILE
     if not path.is_file():
         raise FileNotFoundError(f"multi-view description {path} does not exist; render the views with "
-                                f"`python -m dataset.prepare_multiview` (README, Data)")
+                                f"`python -m dataset.prepare_multiview` (docs/data.md)")
     try:
         spec = json.loads(path.read_text())
         ring(int(spec["view_num"]), int(spec["tour"]))

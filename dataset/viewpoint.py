@@ -43,16 +43,16 @@ RANDOM_RANGES = {0: (-8, 8), 1: (-17, 17), 2: (0, 71)}  # steps of 5 degrees
 PREPARE_HINT = {
     "Synthetic": "`--dataset Synthetic` needs no download: leave out --data_dir (data/Synthetic is generated on "
                  "first use) or run `python -m dataset.synthetic --out DIR`",
-    "ObjectNet3D": "download ObjectNet3D and run `python -m dataset.prepare_objectnet3d` (README, Data), or try "
+    "ObjectNet3D": "download ObjectNet3D and run `python -m dataset.prepare_objectnet3d` (docs/data.md), or try "
                    "`--dataset Synthetic`, which needs no download",
-    "Pascal3D": "download PASCAL3D+ and run `python -m dataset.prepare_pascal3d` (README, Data), or try "
+    "Pascal3D": "download PASCAL3D+ and run `python -m dataset.prepare_pascal3d` (docs/data.md), or try "
                 "`--dataset Synthetic`, which needs no download",
-    "Pix3D": "download Pix3D and run `python -m dataset.prepare_pix3d` (README, Data)",
+    "Pix3D": "download Pix3D and run `python -m dataset.prepare_pix3d` (docs/data.md)",
     "SyntheticMany": "`--dataset SyntheticMany` needs no download: data/SyntheticMany is generated on first use, "
                      "or run `python -m dataset.synthetic_many --out DIR`",
-    "Custom": "write DIR/Custom.txt in the 19-column table layout and pass --data_dir DIR (README, Data: your own "
+    "Custom": "write DIR/Custom.txt in the 19-column table layout and pass --data_dir DIR (docs/data.md: your own "
               "dataset)",
-    "other": "see the README's Data section",
+    "other": "see docs/data.md",
 }
 
 

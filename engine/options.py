@@ -87,7 +87,7 @@ def model_parser() -> argparse.ArgumentParser:
     g.add_argument("--pretrained", action="store_true", help="start from torchvision's ImageNet weights (downloads)")
     g.add_argument("--init", default="torchvision", choices=INITS,
                    help="initialisation of a network trained from scratch: PyTorch's defaults, or the reference's "
-                        "(Kaiming convs, Linear ~ N(0, 1e-3); slow to train with Adam, see the README)")
+                        "(Kaiming convs, Linear ~ N(0, 1e-3); slow to train with Adam, see docs/differences.md)")
     return p
 
 

@@ -1,46 +1,13 @@
 """Contrastive representation distillation (CRD, Tian et al., ICLR 2020) with pose-aware negatives.
 
-The student's feature and the frozen teacher's representation are embedded (a trainable linear layer each,
-then L2 normalisation, ``feat_dim`` wide). Two memory banks of the training-set size hold, for every sample,
-a momentum average of its student and of its teacher embedding. For an anchor ``i`` of the batch:
-
-* student side: the live student embedding ``s_i`` is scored against the *teacher* memory rows of ``i``
-  (the positive) and of ``K`` other samples (the negatives): ``l_ik = <s_i, m_t[idx_ik]> / tau``;
-* teacher side: the live teacher embedding against the *student* memory rows, symmetrically.
-
-The positive (``positive``) is, as in CRD, the memory row of the anchor itself (``memory``), or the other side's
-live embedding of the same sample, detached (``live``: ``l_i0 = <s_i, t_i> / tau``). A memory row is refreshed
-only when its sample comes round again, once an epoch, and starts as a random vector: over CRD's 240 epochs that
-hardly matters, but in a short run the first epoch pulls every student embedding towards a random direction and
-the second towards one that is still half random (momentum 0.5). The teacher is frozen, so its live embedding is
-the target the memory row only approximates. But with both embedding heads trainable and the negatives still
-memory rows, the live positive lets both embeddings collapse together and drift away from the stale rows
-(README, "The paper's claims on synthetic data": mean pairwise cosine 0.99 within one epoch), so ``memory``
-stays the default positive of memory negatives.
-
-With ``negatives="batch"`` the memory is not contrasted at all: each anchor's positive is the other side's live
-embedding of the same sample and its negatives are the other side's live embeddings of the rest of the batch
-(``B - 1`` of them, as in CLIP or PoseContrast), with gradients to both heads through both sides, in the softmax
-form. Nothing is stale, so neither the random first rows nor a moving teacher head matter, and the negatives
-move with the positive, so the embeddings cannot collapse without the loss rising. The cost is fewer negatives.
-Under torchrun the negatives are the process's own batch. ``CRDLoss`` defaults to CRD's memory bank;
-``trainingKD.py`` defaults to in-batch negatives, which distilled better in the README's comparison.
-
-The loss is the sum of both sides, in one of two forms (``objective``):
-
-* ``nce``: CRD's noise-contrastive estimation. ``P = exp(l) / Z`` and, with ``m = K`` noise samples of
-  probability ``1 / N``, ``L = -[log P_0 / (P_0 + m/N) + sum_k w_k log (m/N) / (P_k + m/N)]``. CRD estimates
-  the normaliser ``Z = N * mean(exp(l))`` once, on the first batch, and freezes it; here it is a running
-  average (momentum ``z_momentum``) that starts from that first estimate, so it follows the embeddings as
-  they change.
-* ``infonce``: the softmax form, ``L = -log exp(l_0) / (exp(l_0) + sum_k w_k exp(l_k))``.
-
-``w_k`` weights negative ``k`` by the geodesic distance ``d`` between its pose and the anchor's, as in
-PoseContrast's pose-aware contrast: ``none`` 1, ``linear`` d/180, ``sqrt`` (d/180)^0.5, ``square`` (d/180)^2,
-``sin`` |sin d|, ``sinsin`` sin^2 d. A negative seen from nearly the anchor's viewpoint then barely counts.
-The memory stores the pose of each sample's last seen view for that purpose. Negatives are drawn uniformly
-from the other samples (with replacement, as CRD's sampler), never the anchor itself; there are no class
-labels in category-agnostic pose estimation, so CRD's "other classes only" rule does not apply.
+The student's feature and the frozen teacher's representation are each embedded by a trainable linear layer
+and L2-normalised. Each anchor's positive (the other side's embedding of the same sample) is contrasted with
+negatives, either the rest of the batch (``negatives="batch"``: live embeddings, InfoNCE both ways, the default
+of ``trainingKD.py``) or ``K`` rows of two momentum memory banks of the training-set size (``"memory"``: CRD's,
+with its NCE or InfoNCE, the default here). Each negative is weighted by the geodesic distance between its pose
+and the anchor's, as in PoseContrast. The formulas, the memory bank's stale and random rows, and why in-batch
+negatives distil better on our synthetic sets: docs/training.md ("CRD in detail") and
+docs/experiments/claims.md.
 """
 from __future__ import annotations
 

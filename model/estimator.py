@@ -87,7 +87,7 @@ class ImageEstimator(nn.Module):
     ``img_feature_dim``, then 800 -> 400 -> 200 with BatchNorm and ReLU after each) or ``linear`` (the backbone's
     last layer maps straight to the 200-d feature; ``img_feature_dim`` is not used). With ``linear`` the network
     is the control's plain ResNet classifier with the offset regressors beside the bin logits, and it learns as
-    fast per epoch; the MLP learns markedly slower (README, "How fast our networks learn").
+    fast per epoch; the MLP learns markedly slower (docs/experiments/learning.md).
     """
 
     kind = "image"

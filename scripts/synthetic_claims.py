@@ -1,48 +1,17 @@
-"""The paper's claims on both synthetic sets, against the control: does the 3D-aware teacher beat an image-only
-network, and does distilling it help an image-only student?
+"""The paper's claims on both 12-category synthetic sets, against the control: does the 3D-aware teacher beat an
+image-only network at equal epochs, and does distilling it help an image-only student?
 
     python scripts/synthetic_claims.py                       # or: make reproduce-synthetic
-    python scripts/synthetic_claims.py --seeds 1 --sets heldout
+    python scripts/synthetic_claims.py --seeds 1 --sets heldout --only control teacher
 
-For each seed (default 1 2 3) and each set (``tuning``: data/Synthetic, every choice was made looking at it;
-``heldout``: data/SyntheticHeldout, generator seed 1, never tuned on), at one budget (resnet18, input 32,
-batch 32, Adam 1e-3 with L2 weight decay 5e-4, cosine decay to 0 without warm-up, no augmentation; the same
-budget as scripts/learning_ablation.py but with the learning rate decayed):
-
-* ``control``: benchmarks/plain_loop.py, a plain torchvision resnet18 classifier (``--epochs`` epochs);
-* ``baseline``: the image-only network, ``training.py --shape None`` (``--epochs``);
-* ``teacher``: image + point cloud, ``training.py --shape PointCloud --fusion linear`` (``--epochs``);
-* ``teacher_random``: the same with canonical-frame randomisation (``--random``: the cloud and the azimuth label
-  turn together by up to 40 degrees in training, so the pose can only be read against the shape; the original
-  README trains its teachers so);
-* ``teacher_residual`` (and ``_random``): the same with ``--fusion residual`` (a zero-initialised ReLU MLP beside
-  the linear fusion: with linear heads, a linear fusion only adds an image term and a shape term, so the shape
-  cannot change how the image is read, nor turn the azimuth by a randomised frame);
-* ``kd_teacher``: the same teacher trained for ``--teacher_epochs`` (default 20) epochs, once per set (seed
-  ``--teacher_seed``), so that the students distil a strong teacher; beside it, at the same epochs and seed,
-  ``control_long`` (the control) and ``teacher_residual_random_long`` (does a ``--random`` teacher learn to read
-  its cloud's frame given more epochs? ``scripts/shape_reliance.py --turn`` on its checkpoint tells);
-* four image-only students of it (``--student_epochs``), one per seed: the pose loss only; KL distillation
-  (the public reference's recipe: 0.25 pose + 0.75 KL on the six heads + 0.75 KL on the embeddings); CRD
-  (the README's recipe, NCE, tau 0.5, pose-weighted negatives); CRD + the KL recipe;
-* zero-shot: the control and a teacher (also with ``--random``, and with the residual fusion) trained without
-  the novel classes (bed, guitar, mug), and a CRD student distilled from the teacher without ``--random``, all
-  scored on the novel classes only (where the shape should matter most: the image alone cannot know the
-  canonical frame of a class it never saw).
-
-Four single-change variants of the CRD student search for a better recipe (tau 0.07, beta 2, the teacher's
-image feature, the live teacher embedding as the positive instead of its memory row; the first
-``--search_seeds`` seeds, default 1).
-
-The students run first (the paper's claim), then the CRD search, then the control, the image-only network and the
-teacher, then the long budget's control and ``--random`` teacher, then zero-shot; each group over every seed and set before the next. Every run is scored on the val split
-after every epoch. The table gives, over seeds, the mean and sample standard deviation of the mean per-class Acc30
-at the last epoch (the comparison at equal epochs), of Acc30 at the best epoch (model selection on val, as in the
-paper) and of MedErr at the last epoch. It is rewritten after every run (``--table``, default
-docs/synthetic_claims.md), with the time the runs took.
-Rerunning the command skips finished runs and resumes an interrupted one from its checkpoint, so the seeds can be
-spread over several sessions; a finished run's metrics are copied to ``--archive`` (docs/runs/claims, committed:
-scripts/run_archive.py), so that a fresh clone still counts it.
+Per seed (default 1 2 3) and set (``tuning``: data/Synthetic; ``heldout``: data/SyntheticHeldout, never tuned
+on), at one CPU budget (resnet18, input 32, batch 32, Adam 1e-3, cosine decay, no augmentation), it runs the rows
+of RUNS: the control, the image-only network and the teachers (6 epochs), students of one 20-epoch teacher per set
+(3 epochs; pose loss, KL, CRD with memory or in-batch negatives, each with and without KL), a one-seed search
+around CRD, and the zero-shot split. The table (docs/synthetic_claims.md, with every row's flags and the paired
+differences against TARGETS) is rewritten after every run; rerunning skips finished runs and resumes an
+interrupted one, and finished runs' metrics are archived in docs/runs/claims (scripts/run_archive.py). What the
+runs showed: docs/experiments/claims.md.
 """
 from __future__ import annotations
 

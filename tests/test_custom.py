@@ -14,7 +14,7 @@ from conftest import TINY_TEACHER, without_flags
 
 @pytest.fixture(scope="module")
 def custom_root(synthetic_root, tmp_path_factory):
-    """The tiny synthetic set renamed into a Custom table (the worked example of the README)."""
+    """The tiny synthetic set renamed into a Custom table (the worked example of docs/data.md)."""
     root = tmp_path_factory.mktemp("own") / "Custom"
     shutil.copytree(synthetic_root, root)
     (root / "Synthetic.txt").rename(root / "Custom.txt")
