@@ -64,9 +64,21 @@ RUNS = {
     "cloud_linear_random": ("teacher, point cloud, linear fusion, `--random`", "training.py",
                             CLOUD + ["--fusion", "linear", "--random"]),
     "cloud_linear": ("teacher, point cloud, linear fusion", "training.py", CLOUD + ["--fusion", "linear"]),
+    # one change at a time from the zero-shot FiLM `--random` teacher: clouds centred in the unit ball
+    "novel_cloud_film_random_sphere": ("teacher, FiLM, `--random`, clouds centred in the unit ball", "training.py",
+                                       CLOUD + ["--fusion", "film", "--random", "--point_norm", "sphere"] + NOVEL),
+    # the image path at 64 px (the set's own size; a later --input_dim overrides the budget's): the control, the
+    # image-only network with the control's recipe, and with the demo's (light augmentation, 1 epoch of warm-up)
+    "control_64": ("control, input 64", "benchmarks/plain_loop.py", CONTROL + ["--input_dim", "64"]),
+    "image_64": ("image-only network, input 64", "training.py", IMAGE + ["--input_dim", "64"]),
+    "image_64_light": ("image-only network, input 64, light augmentation and 1 epoch of warm-up", "training.py",
+                       IMAGE + ["--input_dim", "64", "--augment", "light", "--warmup", "1"]),
 }
-# the order of the work: zero-shot (where the shape should matter most) over every seed and set, then supervised
-GROUPS = (tuple(k for k in RUNS if k.startswith("novel_")), tuple(k for k in RUNS if not k.startswith("novel_")))
+# the order of the work: zero-shot (where the shape should matter most) over every seed and set, then supervised,
+# then the search rows and the image path at 64 px
+SEARCH = ("novel_cloud_film_random_sphere", "control_64", "image_64", "image_64_light")
+GROUPS = (tuple(k for k in RUNS if k.startswith("novel_") and k not in SEARCH),
+          tuple(k for k in RUNS if not k.startswith("novel_") and k not in SEARCH), SEARCH)
 TEACHERS = tuple(k for k in RUNS if "cloud" in k)
 PROBE = ("own", "same class", "other class", "turned")
 

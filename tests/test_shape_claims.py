@@ -57,6 +57,9 @@ def test_commands_name_the_set_split_and_seed(tmp_path):
     probe = shape_claims.probe_command("novel_cloud_film", args, "heldout", 2)
     assert "--novel" in probe and probe[probe.index("--model") + 1].endswith("heldout/seed2/novel_cloud_film/model_best.pth")
     assert "--novel" not in shape_claims.command_of("control", args, "tuning", 2)
+    command = shape_claims.command_of("image_64_light", args, "tuning", 2)       # the row's input size wins
+    assert command[len(command) - 1 - command[::-1].index("--input_dim") + 1] == "64"
+    assert sorted(k for group in shape_claims.GROUPS for k in group) == sorted(shape_claims.RUNS)
 
 
 def _shape_task(n: int, rng: np.random.Generator):
