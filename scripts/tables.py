@@ -78,16 +78,17 @@ def shape_summary() -> list[str]:
     if not any(results.get(name, {}).get(k) for name in shape_claims.SETS for k in keys):
         return ["No run of `scripts/shape_claims.py` has finished yet."]
     lines = [f"| zero-shot, {args.epochs} epochs, novel-category Acc30 (seeds) | tuning set | held-out set | "
-             "Acc30 with another category's cloud (tuning / held-out) |", "| --- | --- | --- | --- |"]
+             "best checkpoint, own cloud / another category's (tuning; held-out) |", "| --- | --- | --- | --- |"]
     for key in keys:
         cells, probes = [], []
         for name in shape_claims.SETS:
             seeds = results.get(name, {}).get(key, {})
             cells.append(_spread([r[-1]["val"]["acc30"] for r, _ in seeds.values()]) if seeds else "")
-            other = [p["other class"]["acc30"] for _, p in seeds.values() if p]
-            probes.append(f"{statistics.mean(other):.1f}" if other else "")
+            probed = [p for _, p in seeds.values() if p]
+            probes.append(" / ".join(f"{statistics.mean(p[swap]['acc30'] for p in probed):.1f}"
+                                     for swap in ("own", "other class")) if probed else "")
         if any(cells):
-            probe = " / ".join(probes) if key in shape_claims.TEACHERS else ""
+            probe = "; ".join(probes) if key in shape_claims.TEACHERS else ""
             lines.append(f"| {shape_claims.RUNS[key][0]} | {' | '.join(cells)} | {probe} |")
     return lines
 
