@@ -88,7 +88,7 @@ def shape_summary() -> list[str]:
             probes.append(" / ".join(f"{statistics.mean(p[swap]['acc30'] for p in probed):.1f}"
                                      for swap in ("own", "other class")) if probed else "")
         if any(cells):
-            probe = "; ".join(probes) if key in shape_claims.TEACHERS else ""
+            probe = "; ".join(probe or "not run" for probe in probes) if key in shape_claims.TEACHERS else ""
             lines.append(f"| {shape_claims.RUNS[key][0]} | {' | '.join(cells)} | {probe} |")
     return lines
 
