@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import statistics
 import subprocess
 import sys
@@ -80,6 +81,7 @@ SEARCH = ("novel_cloud_film_random_sphere", "control_64", "image_64", "image_64_
 GROUPS = (tuple(k for k in RUNS if k.startswith("novel_") and k not in SEARCH),
           tuple(k for k in RUNS if not k.startswith("novel_") and k not in SEARCH), SEARCH)
 TEACHERS = tuple(k for k in RUNS if "cloud" in k)
+DEFAULT_EPOCHS = 6
 PROBE = ("own", "same class", "other class", "turned")
 
 # the issue's targets: (label, run or "best teacher", its yardstick, least difference, zero-shot)
@@ -91,12 +93,29 @@ TARGETS = (
 )
 
 
+def stem(args, key: str) -> str:
+    """A run's name: the row's key, tagged with its epoch count when that is not the default budget's (a run of
+    15 epochs is not the first 6 epochs of a 6-epoch run: the cosine schedule spans the run)."""
+    return key if args.epochs == DEFAULT_EPOCHS else f"{key}.e{args.epochs}"
+
+
 def run_dir(args, name: str, seed: int, key: str) -> Path:
-    return REPO / args.out / name / f"seed{seed}" / key
+    return REPO / args.out / name / f"seed{seed}" / stem(args, key)
 
 
 def archive_file(args, name: str, seed: int, key: str, suffix: str = ".jsonl") -> Path:
-    return REPO / args.archive / name / f"seed{seed}" / f"{key}{suffix}"
+    return REPO / args.archive / name / f"seed{seed}" / f"{stem(args, key)}{suffix}"
+
+
+def budgets(args) -> list[int]:
+    """The epoch counts with a run on disk or in the archive, the default budget's first."""
+    found = set()
+    for root in (REPO / args.archive, REPO / args.out):
+        for path in root.glob("*/seed*/*"):
+            match = re.search(r"\.e(\d+)(\.jsonl|\.reliance\.json)?$", path.name)
+            if match:
+                found.add(int(match.group(1)))
+    return [DEFAULT_EPOCHS] + sorted(found - {DEFAULT_EPOCHS})
 
 
 def probe_flags(name: str, key: str) -> list[str]:
@@ -237,10 +256,18 @@ def target_lines(results: dict) -> list[str]:
 
 
 def write_table(path: Path, results: dict, args) -> None:
-    atomic_write_text(path, "\n".join(["# Does the teacher read its shape? (generated)", "",
-                                       "Written by `python scripts/shape_claims.py` (`--table_only` rewrites it from "
-                                       "the archived runs in docs/runs/shape); do not edit by hand.", "",
-                                       *table_lines(results, args)]) + "\n")
+    """The page: the default budget's tables, then one section per other epoch count that has runs."""
+    lines = ["# Does the teacher read its shape? (generated)", "",
+             "Written by `python scripts/shape_claims.py` (`--table_only` rewrites it from the archived runs in "
+             "docs/runs/shape); do not edit by hand.", ""]
+    for epochs in budgets(args):
+        budget = argparse.Namespace(**{**vars(args), "epochs": epochs})
+        if epochs != DEFAULT_EPOCHS:
+            lines += [f"## {epochs} epochs", "",
+                      f"The same rows and budget trained for {epochs} epochs (`--epochs {epochs}`; the cosine "
+                      "decay spans the run).", ""]
+        lines += table_lines(results if epochs == args.epochs else finished(budget), budget)
+    atomic_write_text(path, "\n".join(lines) + "\n")
 
 
 def get_parser() -> argparse.ArgumentParser:
@@ -248,7 +275,8 @@ def get_parser() -> argparse.ArgumentParser:
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     parser.add_argument("--sets", nargs="+", default=list(SETS), choices=list(SETS))
     parser.add_argument("--only", nargs="+", default=list(RUNS), choices=list(RUNS), help="runs to do")
-    parser.add_argument("--epochs", type=int, default=6)
+    parser.add_argument("--epochs", type=int, default=DEFAULT_EPOCHS,
+                        help="epochs per run; runs of another count are kept apart (their names end in .e<N>) and get\n                        their own section of the table")
     parser.add_argument("--out", default="result/shape", help="run directories")
     parser.add_argument("--archive", default="docs/runs/shape",
                         help="finished runs' metrics and probes, committed, so that seeds add up over sessions")

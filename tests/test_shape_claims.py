@@ -24,7 +24,8 @@ def fake_run(directory: Path, accs, probe=None) -> None:
         (directory / "reliance.json").write_text(json.dumps({"model": "m", "swaps": swaps}))
 
 
-def test_table_curves_probes_and_targets_from_finished_runs_and_their_archive(tmp_path):
+def test_table_curves_probes_and_targets_from_finished_runs_and_their_archive(tmp_path, monkeypatch):
+    monkeypatch.setattr(shape_claims, "DEFAULT_EPOCHS", 2)
     args = argparse.Namespace(out=str(tmp_path / "runs"), archive=str(tmp_path / "archive"), seeds=[1, 2], epochs=2)
     runs = tmp_path / "runs" / "tuning"
     fake_run(runs / "seed1" / "novel_image", [10.0, 20.0])
@@ -46,6 +47,28 @@ def test_table_curves_probes_and_targets_from_finished_runs_and_their_archive(tm
     reads = next(line for line in lines if "own cloud - another category's" in line)
     assert "| 2 | +25.0 ± 4.2 | yes |" in reads                               # 40 - 12 and 36 - 14
     assert not any("linear fusion" in line for line in lines)
+
+
+def test_runs_of_another_epoch_count_are_kept_apart_and_get_their_own_section(tmp_path, monkeypatch):
+    """A 3-epoch run is not the first 2 epochs of a 2-epoch run: it has its own name, archive file and section."""
+    monkeypatch.setattr(shape_claims, "DEFAULT_EPOCHS", 2)
+    args = argparse.Namespace(out=str(tmp_path / "runs"), archive=str(tmp_path / "archive"), seeds=[1], epochs=2)
+    longer = argparse.Namespace(**{**vars(args), "epochs": 3})
+    runs = tmp_path / "runs" / "tuning" / "seed1"
+    fake_run(runs / "novel_image", [10.0, 20.0])
+    assert shape_claims.run_dir(longer, "tuning", 1, "novel_image") == runs / "novel_image.e3"
+    assert shape_claims.records_of("novel_image", longer, "tuning", 1) is None    # the 2-epoch run is not it
+    fake_run(runs / "novel_image.e3", [11.0, 30.0, 33.0])
+    assert [r["val"]["acc30"] for r in shape_claims.records_of("novel_image", longer, "tuning", 1)] == [11, 30, 33]
+    assert (tmp_path / "archive" / "tuning" / "seed1" / "novel_image.e3.jsonl").is_file()
+    shape_claims.finished(args)                                                    # archives the 2-epoch run
+    shutil.rmtree(tmp_path / "runs")
+    assert shape_claims.budgets(args) == [2, 3]
+    path = tmp_path / "table.md"
+    shape_claims.write_table(path, shape_claims.finished(args), args)
+    head, tail = path.read_text().split("## 3 epochs")
+    assert "| 10.0 20.0 | 20.0 |" in head and "33.0" not in head
+    assert "| 11.0 30.0 33.0 | 33.0 |" in tail
 
 
 def test_commands_name_the_set_split_and_seed(tmp_path):
