@@ -163,10 +163,10 @@ def run(key: str, args, name: str, seed: int) -> None:
     out = run_dir(args, name, seed, key)
     if records_of(key, args, name, seed) is None:
         out.mkdir(parents=True, exist_ok=True)
-        call(command_of(key, args, name, seed), out.with_name(f"{key}.log"))
+        call(command_of(key, args, name, seed), out.with_name(f"{out.name}.log"))
         records_of(key, args, name, seed)  # archives the finished run
     if key in TEACHERS and probe_of(key, args, name, seed) is None and (out / "model_best.pth").is_file():
-        call(probe_command(key, args, name, seed), out.with_name(f"{key}.log"))
+        call(probe_command(key, args, name, seed), out.with_name(f"{out.name}.log"))
         probe_of(key, args, name, seed)
 
 
@@ -200,13 +200,16 @@ def table_lines(results: dict, args) -> list[str]:
     lines = [f"Mean per-class val Acc30 after each epoch (1 to {args.epochs}), mean over the seeds finished (n); "
              "last column: the reliance probe of a teacher at its best epoch (Acc30 with its own cloud / another "
              "instance's / another category's / its own turned by 30 degrees with the label). Zero-shot rows: "
-             "trained on the 100 base categories, scored on the 20 novel ones; supervised rows: all 120. Budget: "
+             "trained on the 100 base categories, scored on the 20 novel ones; supervised rows: all 120. Training Acc30: "
+             "on the training images of the last epoch, as they were learnt (how well the network fits the categories "
+             "it trains on). Budget: "
              f"resnet18, input 32, batch 32, Adam 1e-3, cosine decay, no augmentation; the runs took {minutes:.0f} "
              "min of training and evaluation (the sum of their epoch times; 2-core x86_64 CPUs, from 2026-12-03 on).", ""]
     for name, runs in results.items():
         lines += [f"**{name}** ({SETS[name][0]})", "",
-                  "| run | n | Acc30 per epoch | Acc30, last | MedErr, last | probe: own / instance / category / turned "
-                  "| flags |", "| --- | --- | --- | --- | --- | --- | --- |"]
+                  "| run | n | Acc30 per epoch | Acc30, last | MedErr, last | training Acc30, last "
+                  "| probe: own / instance / category / turned | flags |",
+                  "| --- | --- | --- | --- | --- | --- | --- | --- |"]
         for key, (label, script, flags) in RUNS.items():
             seeds = runs.get(key)
             if not seeds:
@@ -218,8 +221,10 @@ def table_lines(results: dict, args) -> list[str]:
             probes = [p for _, p in seeds.values() if p]
             probe = " / ".join(spread([p[s]["acc30"] for p in probes]) for s in PROBE) if probes else ""
             where = "zero-shot" if key.startswith("novel_") else "supervised"
+            fit = [r[-1]["train"]["acc30"] for r, _ in seeds.values() if "acc30" in r[-1].get("train", {})]
             lines.append(f"| {where}: {label} | {len(seeds)} | {curve} | {spread([v['acc30'] for v in last])} | "
-                         f"{spread([v['mederr'] for v in last])} | {probe} | `{Path(script).name} {' '.join(flags)}` |")
+                         f"{spread([v['mederr'] for v in last])} | {spread(fit) if fit else ''} | {probe} | "
+                         f"`{Path(script).name} {' '.join(flags)}` |")
         lines.append("")
     return lines + target_lines(results)
 
@@ -262,11 +267,14 @@ def write_table(path: Path, results: dict, args) -> None:
              "docs/runs/shape); do not edit by hand.", ""]
     for epochs in budgets(args):
         budget = argparse.Namespace(**{**vars(args), "epochs": epochs})
+        runs = results if epochs == args.epochs else finished(budget)
         if epochs != DEFAULT_EPOCHS:
+            if not runs:
+                continue
             lines += [f"## {epochs} epochs", "",
                       f"The same rows and budget trained for {epochs} epochs (`--epochs {epochs}`; the cosine "
                       "decay spans the run).", ""]
-        lines += table_lines(results if epochs == args.epochs else finished(budget), budget)
+        lines += table_lines(runs, budget)
     atomic_write_text(path, "\n".join(lines) + "\n")
 
 

@@ -71,26 +71,26 @@ def students_summary() -> list[str]:
 
 
 def shape_summary() -> list[str]:
-    """Zero-shot on the many-category set: the 20 novel categories, after training on the 100 others."""
+    """Zero-shot on the many-category set: the 20 novel categories, after training on the 100 others; one group
+    of rows per epoch budget that has runs."""
     args = shape_claims.get_parser().parse_args([])
-    results = shape_claims.finished(args)
     keys = [k for k in shape_claims.RUNS if k.startswith("novel_")]
-    if not any(results.get(name, {}).get(k) for name in shape_claims.SETS for k in keys):
-        return ["No run of `scripts/shape_claims.py` has finished yet."]
-    lines = [f"| zero-shot, {args.epochs} epochs, novel-category Acc30 (seeds) | tuning set | held-out set | "
+    lines = ["| zero-shot, novel-category Acc30 after the last epoch (seeds) | tuning set | held-out set | "
              "best checkpoint, own cloud / another category's (tuning; held-out) |", "| --- | --- | --- | --- |"]
-    for key in keys:
-        cells, probes = [], []
-        for name in shape_claims.SETS:
-            seeds = results.get(name, {}).get(key, {})
-            cells.append(_spread([r[-1]["val"]["acc30"] for r, _ in seeds.values()]) if seeds else "")
-            probed = [p for _, p in seeds.values() if p]
-            probes.append(" / ".join(f"{statistics.mean(p[swap]['acc30'] for p in probed):.1f}"
-                                     for swap in ("own", "other class")) if probed else "")
-        if any(cells):
-            probe = "; ".join(probe or "not run" for probe in probes) if key in shape_claims.TEACHERS else ""
-            lines.append(f"| {shape_claims.RUNS[key][0]} | {' | '.join(cells)} | {probe} |")
-    return lines
+    for epochs in shape_claims.budgets(args):
+        results = shape_claims.finished(argparse.Namespace(**{**vars(args), "epochs": epochs}))
+        for key in keys:
+            cells, probes = [], []
+            for name in shape_claims.SETS:
+                seeds = results.get(name, {}).get(key, {})
+                cells.append(_spread([r[-1]["val"]["acc30"] for r, _ in seeds.values()]) if seeds else "")
+                probed = [p for _, p in seeds.values() if p]
+                probes.append(" / ".join(f"{statistics.mean(p[swap]['acc30'] for p in probed):.1f}"
+                                         for swap in ("own", "other class")) if probed else "")
+            if any(cells):
+                probe = "; ".join(probe or "not run" for probe in probes) if key in shape_claims.TEACHERS else ""
+                lines.append(f"| {shape_claims.RUNS[key][0]}, {epochs} epochs | {' | '.join(cells)} | {probe} |")
+    return lines if len(lines) > 2 else ["No run of `scripts/shape_claims.py` has finished yet."]
 
 
 def _bench(name: str) -> dict:

@@ -17,7 +17,8 @@ from model.estimator import PoseEstimator  # noqa: E402
 
 def fake_run(directory: Path, accs, probe=None) -> None:
     directory.mkdir(parents=True, exist_ok=True)
-    lines = [json.dumps({"epoch": e, "time_s": 60.0, "val": {"acc30": a, "mederr": 90.0 - a}}) for e, a in enumerate(accs)]
+    lines = [json.dumps({"epoch": e, "time_s": 60.0, "train": {"acc30": 2 * a}, "val": {"acc30": a, "mederr": 90.0 - a}})
+             for e, a in enumerate(accs)]
     (directory / "metrics.jsonl").write_text("\n".join(lines) + "\n")
     if probe:
         swaps = {name: {"acc30": acc, "mederr": 50.0, "kept": 0} for name, acc in zip(shape_claims.PROBE, probe)}
@@ -41,7 +42,7 @@ def test_table_curves_probes_and_targets_from_finished_runs_and_their_archive(tm
     shape_claims.write_table(path, shape_claims.finished(args), args)
     lines = path.read_text().splitlines()
     film = next(line for line in lines if "FiLM fusion, `--random`" in line and line.startswith("| zero-shot"))
-    assert "| 2 | 15.0 38.0 | 38.0 ± 2.8 |" in film and "38.0 ± 2.8 / 34.0 ± 5.7 / 13.0 ± 1.4 / 37.0 ± 2.8" in film
+    assert "| 2 | 15.0 38.0 | 38.0 ± 2.8 | 52.0 ± 2.8 | 76.0 ± 5.7 |" in film and "38.0 ± 2.8 / 34.0 ± 5.7 / 13.0 ± 1.4 / 37.0 ± 2.8" in film
     best = next(line for line in lines if line.startswith("| zero-shot: best teacher - image-only"))
     assert "| novel_cloud_film_random | 2 | +16.0 ± 5.7 | yes |" in best     # 40 - 20 and 36 - 24
     reads = next(line for line in lines if "own cloud - another category's" in line)
@@ -67,7 +68,7 @@ def test_runs_of_another_epoch_count_are_kept_apart_and_get_their_own_section(tm
     path = tmp_path / "table.md"
     shape_claims.write_table(path, shape_claims.finished(args), args)
     head, tail = path.read_text().split("## 3 epochs")
-    assert "| 10.0 20.0 | 20.0 |" in head and "33.0" not in head
+    assert "| 10.0 20.0 | 20.0 | 70.0 | 40.0 |" in head and "33.0" not in head
     assert "| 11.0 30.0 33.0 | 33.0 |" in tail
 
 
