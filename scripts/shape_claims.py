@@ -107,6 +107,11 @@ def archive_file(args, name: str, seed: int, key: str, suffix: str = ".jsonl") -
     return REPO / args.archive / name / f"seed{seed}" / f"{stem(args, key)}{suffix}"
 
 
+def with_epochs(args, epochs: int) -> argparse.Namespace:
+    """The same arguments at another epoch count (another budget's runs and archive files)."""
+    return argparse.Namespace(**{**vars(args), "epochs": epochs})
+
+
 def budgets(args) -> list[int]:
     """The epoch counts with a run on disk or in the archive, the default budget's first."""
     found = set()
@@ -266,7 +271,7 @@ def write_table(path: Path, results: dict, args) -> None:
              "Written by `python scripts/shape_claims.py` (`--table_only` rewrites it from the archived runs in "
              "docs/runs/shape); do not edit by hand.", ""]
     for epochs in budgets(args):
-        budget = argparse.Namespace(**{**vars(args), "epochs": epochs})
+        budget = with_epochs(args, epochs)
         runs = results if epochs == args.epochs else finished(budget)
         if epochs != DEFAULT_EPOCHS:
             if not runs:
@@ -284,7 +289,8 @@ def get_parser() -> argparse.ArgumentParser:
     parser.add_argument("--sets", nargs="+", default=list(SETS), choices=list(SETS))
     parser.add_argument("--only", nargs="+", default=list(RUNS), choices=list(RUNS), help="runs to do")
     parser.add_argument("--epochs", type=int, default=DEFAULT_EPOCHS,
-                        help="epochs per run; runs of another count are kept apart (their names end in .e<N>) and get\n                        their own section of the table")
+                        help="epochs per run; runs of another count are kept apart (their names end in "
+                             ".e<N>) and get their own section of the table")
     parser.add_argument("--out", default="result/shape", help="run directories")
     parser.add_argument("--archive", default="docs/runs/shape",
                         help="finished runs' metrics and probes, committed, so that seeds add up over sessions")

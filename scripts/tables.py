@@ -78,7 +78,7 @@ def shape_summary() -> list[str]:
     lines = ["| zero-shot, novel-category Acc30 after the last epoch (seeds) | tuning set | held-out set | "
              "best checkpoint, own cloud / another category's (tuning; held-out) |", "| --- | --- | --- | --- |"]
     for epochs in shape_claims.budgets(args):
-        results = shape_claims.finished(argparse.Namespace(**{**vars(args), "epochs": epochs}))
+        results = shape_claims.finished(shape_claims.with_epochs(args, epochs))
         for key in keys:
             cells, probes = [], []
             for name in shape_claims.SETS:
