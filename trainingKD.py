@@ -41,7 +41,7 @@ from engine.data import make_dataset, make_loader
 from model.crd import NEGATIVE_DEFAULTS, NEGATIVES, OBJECTIVES, POSITIVES, WEIGHTINGS
 from model.distill import DistillObjective, freeze
 from model.encoders import IMAGE_BACKBONES
-from model.estimator import HEADS, INITS, build_model, network_from_checkpoint, shape_of
+from model.estimator import FEATURE_DIM, HEADS, INITS, build_model, network_from_checkpoint, shape_of
 from model.pose_loss import PoseLoss
 
 
@@ -67,8 +67,8 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
     g.add_argument("--student_encoder", default="resnet50", choices=IMAGE_BACKBONES, help="the student's backbone")
     g.add_argument("--img_feature_dim", type=int, default=2048, help="the student's backbone output width")
     g.add_argument("--head", default="linear", choices=HEADS,
-                   help="the student's way to the 200-d feature: the reference's MLP, or linear (the backbone's last "
-                        "layer maps straight to it)")
+                   help="the student's way to the feature its heads read: the reference's MLP to 200, linear (the "
+                        "backbone's last layer maps straight to 200) or direct (the backbone's pooled feature)")
     g.add_argument("--student_model", default=None, help="start the student from this image-only checkpoint")
     g.add_argument("--init", default="torchvision", choices=INITS, help="initialisation of a student trained from scratch")
     g.add_argument("--pretrained", action="store_true", help="ImageNet weights for the student's backbone (downloads)")
@@ -172,6 +172,10 @@ def main(argv=None):
 
     teacher, teacher_args = load_teacher(args, device)
     student, student_args = build_student(args, device)
+    # the lengths of the two representations CRD compares (the embeddings are 200-d; a feature's length is the
+    # network's: 200, or the backbone's own with --head direct)
+    student_dim = student.feature_dim
+    teacher_dim = teacher.feature_dim if args.teacher_feature == "fused" else FEATURE_DIM
     teacher = precision.prepare(teacher)
     student, train_student = training_module(precision.prepare(student), args, device)
     train_set = make_dataset(args, "train", args.shape)
@@ -192,7 +196,7 @@ def main(argv=None):
     crd = None
     if args.crd:
         crd = distributed.DistributedCRDLoss(
-            student_dim=200, teacher_dim=200, num_samples=len(train_set), feat_dim=args.feat_dim, nce_k=args.nce_k,
+            student_dim=student_dim, teacher_dim=teacher_dim, num_samples=len(train_set), feat_dim=args.feat_dim, nce_k=args.nce_k,
             tau=args.tau, momentum=args.nce_m, objective=args.crd_objective, weighting=args.weighting,
             z_momentum=args.z_momentum, poses=torch.from_numpy(train_set.labels()).float(), seed=args.seed,
             positive=args.crd_positive, negatives=args.crd_negatives).to(device)

@@ -70,11 +70,13 @@ def model_parser() -> argparse.ArgumentParser:
     g = p.add_argument_group("model", "the network: encoders, feature sizes, fusion, head, initialisation")
     g.add_argument("--img_encoder", default="resnet50", choices=IMAGE_BACKBONES, help="image backbone (torchvision)")
     g.add_argument("--img_feature_dim", type=int, default=1024, help="width of the image feature the fusion reads")
-    g.add_argument("--shape_feature_dim", type=int, default=1024, help="width of the PointNet shape feature")
+    g.add_argument("--shape_feature_dim", type=int, default=1024,
+                   help="width of the PointNet shape feature (correlation fusion: channels per azimuth direction)")
     g.add_argument("--fusion", default="linear", choices=FUSIONS,
                    help="deform: the 3DAug 1x1-conv fusion; mlp: PoseFromShape's MLP; linear: one Linear layer; "
                         "residual: one Linear layer plus a zero-initialised ReLU MLP; film: the shape scales and shifts the "
-                        "image feature (FiLM), then one Linear layer")
+                        "image feature (FiLM), then one Linear layer; correlation: azimuth logits from the image "
+                        "compared with the cloud turned to each bin (point clouds)")
     g.add_argument("--view_num", type=int, default=12,
                    help="MultiView: views per CAD model (the data's views.json must have as many)")
     g.add_argument("--view_encoder", default="resnet18", choices=IMAGE_BACKBONES,
@@ -82,8 +84,9 @@ def model_parser() -> argparse.ArgumentParser:
     g.add_argument("--view_feature_dim", type=int, default=256,
                    help="MultiView: feature of each view; the shape feature is the views' features concatenated")
     g.add_argument("--head", default="linear", choices=HEADS,
-                   help="image-only network: mlp (the reference's 800-400-200 MLP with BatchNorm) or linear "
-                        "(the backbone's last layer maps straight to the 200-d feature)")
+                   help="image-only network: mlp (the reference's 800-400-200 MLP with BatchNorm), linear "
+                        "(the backbone's last layer maps straight to the 200-d feature) or direct (the heads read "
+                        "the backbone's pooled feature, as the control's classifier does)")
     g.add_argument("--pretrained", action="store_true", help="start from torchvision's ImageNet weights (downloads)")
     g.add_argument("--init", default="torchvision", choices=INITS,
                    help="initialisation of a network trained from scratch: PyTorch's defaults, or the reference's "

@@ -16,17 +16,23 @@ class ImageEncoder(nn.Module):
     replaced; the project never needs them, and the reference trains from scratch.
     """
 
-    def __init__(self, name: str = "resnet50", feature_dim: int = 1024, pretrained: bool = False):
+    def __init__(self, name: str = "resnet50", feature_dim: int | None = 1024, pretrained: bool = False):
+        """``feature_dim`` None: no last layer, the feature is the backbone's own (512 or 2048 pooled channels
+        for a ResNet, 4096 for VGG-11)."""
         super().__init__()
         if name not in IMAGE_BACKBONES:
             raise ValueError(f"unknown image encoder {name!r}; choose from {', '.join(IMAGE_BACKBONES)}")
         weights = "DEFAULT" if pretrained else None
         backbone = getattr(torchvision.models, name)(weights=weights)
-        if name.startswith("resnet"):
-            backbone.fc = nn.Linear(backbone.fc.in_features, feature_dim)
-        else:  # VGG: the classifier's last layer becomes the feature layer, as in the released student
-            backbone.classifier[-1] = nn.Linear(backbone.classifier[-1].in_features, feature_dim)
-        self.backbone, self.name, self.feature_dim = backbone, name, feature_dim
+        # VGG: the classifier's last layer becomes the feature layer, as in the released student
+        attr, last = ("fc", backbone.fc) if name.startswith("resnet") else ("classifier", backbone.classifier[-1])
+        layer = nn.Identity() if feature_dim is None else nn.Linear(last.in_features, feature_dim)
+        if attr == "fc":
+            backbone.fc = layer
+        else:
+            backbone.classifier[-1] = layer
+        self.backbone, self.name = backbone, name
+        self.feature_dim = last.in_features if feature_dim is None else feature_dim
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
         return self.backbone(image)
@@ -64,3 +70,51 @@ class MultiViewEncoder(nn.Module):
         if v != self.view_num:
             raise ValueError(f"the network reads {self.view_num} views per model, the batch has {v}")
         return self.encoder(views.flatten(0, 1)).reshape(b, -1)
+
+
+class CylinderEncoder(nn.Module):
+    """A point cloud as a map of features over ``bins`` directions about the vertical (z) axis: (B, 3, N) ->
+    (B, D, bins), equivariant to turns about z (a turn by one bin width rolls the map by one bin).
+
+    The cloud is centred on its mean and scaled by its largest distance from it, so the min-max normalisation
+    (a shift and a scale) does not change the map. Each point gets a feature from what a turn about z leaves
+    unchanged (its distance from the axis and its height: shared 1x1 convs 2 -> 64 -> 128 -> D), and its
+    direction ``atan2(y, x)`` spreads it over the two nearest direction bins (linear weights, so that the map
+    moves smoothly with the cloud); each bin holds the weighted mean of its points' features. Two circular
+    convolutions over the bins relate each direction to its neighbours and keep the equivariance.
+    """
+
+    def __init__(self, feature_dim: int = 64, bins: int = 24):
+        super().__init__()
+        self.points = nn.Sequential(
+            nn.Conv1d(2, 64, 1), nn.BatchNorm1d(64), nn.ReLU(inplace=True),
+            nn.Conv1d(64, 128, 1), nn.BatchNorm1d(128), nn.ReLU(inplace=True),
+            nn.Conv1d(128, feature_dim, 1))
+        self.ring = nn.Sequential(
+            nn.BatchNorm1d(feature_dim), nn.ReLU(inplace=True),
+            nn.Conv1d(feature_dim, feature_dim, 3, padding=1, padding_mode="circular"),
+            nn.BatchNorm1d(feature_dim), nn.ReLU(inplace=True),
+            nn.Conv1d(feature_dim, feature_dim, 3, padding=1, padding_mode="circular"))
+        self.bins, self.channels = bins, feature_dim
+        self.feature_dim = feature_dim * bins
+
+    def direction_weights(self, points: torch.Tensor) -> torch.Tensor:
+        """(B, 3, N) centred points -> (B, N, bins) linear weights of each point's direction over the bins,
+        whose centres are at (j + 1/2) * 360 / bins degrees."""
+        angle = torch.atan2(points[:, 1], points[:, 0]) % (2 * torch.pi)
+        position = angle * self.bins / (2 * torch.pi) - 0.5
+        low = torch.floor(position)
+        frac = (position - low).unsqueeze(-1)
+        low = low.long() % self.bins
+        one_hot = nn.functional.one_hot
+        return one_hot(low, self.bins) * (1 - frac) + one_hot((low + 1) % self.bins, self.bins) * frac
+
+    def forward(self, points: torch.Tensor) -> torch.Tensor:
+        points = points.float() - points.float().mean(dim=2, keepdim=True)
+        scale = points.norm(dim=1).amax(dim=1).clamp_min(1e-6)[:, None, None]
+        points = points / scale
+        invariant = torch.stack([points[:, :2].norm(dim=1), points[:, 2]], dim=1)  # (B, 2, N)
+        features = self.points(invariant)  # (B, D, N)
+        weights = self.direction_weights(points)  # (B, N, bins)
+        cells = features @ weights / weights.sum(dim=1, keepdim=True).clamp_min(1e-6)  # (B, D, bins)
+        return self.ring(cells)

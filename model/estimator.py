@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from auxiliary.checkpoint import load_weights
-from model.encoders import ImageEncoder, MultiViewEncoder, PointNetEncoder
+from model.encoders import CylinderEncoder, ImageEncoder, MultiViewEncoder, PointNetEncoder
 from model.fusion import build_fusion, mlp
 from model.heads import PoseHeads
 
@@ -20,7 +20,7 @@ FEATURE_DIM = 200
 
 
 INITS = ("torchvision", "reference")
-HEADS = ("mlp", "linear")
+HEADS = ("mlp", "linear", "direct")
 
 
 def reference_init(module: nn.Module) -> None:
@@ -46,10 +46,13 @@ def reference_init(module: nn.Module) -> None:
 class PoseEstimator(nn.Module):
     """Teacher: ResNet image feature + shape feature -> fusion (200-d) -> six heads; plus an image projector.
 
-    The shape is a point cloud (``shape='PointCloud'``: PointNet to ``shape_feature_dim``) or multi-view renders
-    (``shape='MultiView'``: :class:`MultiViewEncoder`, ``view_num * view_feature_dim``)."""
+    The shape is a point cloud (``shape='PointCloud'``: PointNet to ``shape_feature_dim``; with
+    ``fusion='correlation'``, :class:`CylinderEncoder`: ``shape_feature_dim`` channels in each azimuth bin's
+    direction) or multi-view renders (``shape='MultiView'``: :class:`MultiViewEncoder`,
+    ``view_num * view_feature_dim``)."""
 
     kind = "teacher"
+    feature_dim = FEATURE_DIM
 
     def __init__(self, img_encoder: str = "resnet50", img_feature_dim: int = 1024, shape_feature_dim: int = 1024,
                  fusion: str = "deform", num_bins=(24, 12, 24), pretrained: bool = False,
@@ -57,7 +60,11 @@ class PoseEstimator(nn.Module):
                  view_encoder: str = "resnet18", view_feature_dim: int = 256):
         super().__init__()
         self.image_encoder = ImageEncoder(img_encoder, img_feature_dim)
-        if shape == "PointCloud":
+        if fusion == "correlation" and shape != "PointCloud":
+            raise ValueError("the correlation fusion reads a point cloud (--shape PointCloud)")
+        if fusion == "correlation":
+            self.shape_encoder = CylinderEncoder(shape_feature_dim, num_bins[0])
+        elif shape == "PointCloud":
             self.shape_encoder = PointNetEncoder(shape_feature_dim)
         elif shape == "MultiView":
             self.shape_encoder = MultiViewEncoder(view_encoder, view_num, view_feature_dim)
@@ -65,7 +72,7 @@ class PoseEstimator(nn.Module):
             raise ValueError(f"unknown shape representation {shape!r}; choose PointCloud or MultiView")
         self.shape = shape
         self.fusion = build_fusion(fusion, self.shape_encoder.feature_dim + img_feature_dim, FEATURE_DIM,
-                                   shape_dim=self.shape_encoder.feature_dim)
+                                   shape_dim=self.shape_encoder.feature_dim, bins=num_bins[0])
         self.heads = PoseHeads(FEATURE_DIM, num_bins)
         self.projector = mlp((img_feature_dim, 800, 400, FEATURE_DIM), final_activation=False)
         _initialise(self, init)
@@ -76,18 +83,24 @@ class PoseEstimator(nn.Module):
         """``shape``: points (B, 3, N) or normalised views (B, V, 3, S, S), as the network was built for."""
         image_feature = self.image_encoder(image)
         shape_feature = self.shape_encoder(shape)
-        fused = self.fusion(torch.cat([shape_feature, image_feature], dim=1))
-        return {"outputs": self.heads(fused), "feature": fused, "embedding": self.projector(image_feature)}
+        fused = self.fusion(torch.cat([shape_feature.flatten(1), image_feature], dim=1))
+        azimuth = None
+        if isinstance(fused, tuple):  # the correlation fusion: the feature and azimuth logits that turn with the cloud
+            fused, azimuth = fused
+        outputs = self.heads(fused)
+        if azimuth is not None:
+            outputs[0] = outputs[0] + azimuth
+        return {"outputs": outputs, "feature": fused, "embedding": self.projector(image_feature)}
 
 
 class ImageEstimator(nn.Module):
     """Image only (``--shape None``): backbone -> 200-d feature -> six heads; 200 -> 200 -> 200 projector.
 
-    ``head`` is the way to the 200-d feature: ``mlp`` (the reference: the backbone's last layer maps to
-    ``img_feature_dim``, then 800 -> 400 -> 200 with BatchNorm and ReLU after each) or ``linear`` (the backbone's
-    last layer maps straight to the 200-d feature; ``img_feature_dim`` is not used). With ``linear`` the network
-    is the control's plain ResNet classifier with the offset regressors beside the bin logits, and it learns as
-    fast per epoch; the MLP learns markedly slower (docs/experiments/learning.md).
+    ``head`` is the way to the feature the heads read: ``mlp`` (the reference: the backbone's last layer maps to
+    ``img_feature_dim``, then 800 -> 400 -> 200 with BatchNorm and ReLU after each), ``linear`` (the backbone's
+    last layer maps straight to the 200-d feature; ``img_feature_dim`` is not used) or ``direct`` (no last
+    layer: the heads read the backbone's pooled feature, 512-d for resnet18, as the control's classifier does;
+    ``feature_dim`` says its length). The MLP learns markedly slower per epoch (docs/experiments/learning.md).
     """
 
     kind = "image"
@@ -97,11 +110,12 @@ class ImageEstimator(nn.Module):
         super().__init__()
         if head not in HEADS:
             raise ValueError(f"unknown head {head!r}; choose from {', '.join(HEADS)}")
-        encoder_dim = img_feature_dim if head == "mlp" else FEATURE_DIM
+        encoder_dim = {"mlp": img_feature_dim, "linear": FEATURE_DIM, "direct": None}[head]
         self.image_encoder = ImageEncoder(img_encoder, encoder_dim)
         self.compress = mlp((img_feature_dim, 800, 400, FEATURE_DIM)) if head == "mlp" else nn.Identity()
-        self.heads = PoseHeads(FEATURE_DIM, num_bins)
-        self.projector = mlp((FEATURE_DIM, FEATURE_DIM, FEATURE_DIM), final_activation=False)
+        self.feature_dim = self.image_encoder.feature_dim if head == "direct" else FEATURE_DIM
+        self.heads = PoseHeads(self.feature_dim, num_bins)
+        self.projector = mlp((self.feature_dim, FEATURE_DIM, FEATURE_DIM), final_activation=False)
         _initialise(self, init)
         if pretrained:
             self.image_encoder = _pretrained_encoder(img_encoder, encoder_dim, init)

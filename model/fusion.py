@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-FUSIONS = ("deform", "mlp", "linear", "residual", "film")
+FUSIONS = ("deform", "mlp", "linear", "residual", "film", "correlation")
 
 
 def mlp(dims, final_activation=True) -> nn.Sequential:
@@ -88,11 +88,50 @@ class FiLMFusion(nn.Module):
         return self.linear(image * (1 + gamma) + beta)
 
 
-def build_fusion(name: str, in_dim: int, out_dim: int = 200, shape_dim: int | None = None) -> nn.Module:
+class CorrelationFusion(nn.Module):
+    """The image is compared with the cloud turned to each azimuth bin: azimuth logits that turn with the cloud.
+
+    The shape comes as a map of features over the K azimuth directions (:class:`model.encoders.CylinderEncoder`,
+    flattened to D * K). The image feature predicts a map of the same size (one Linear layer): what it sees in
+    each direction from the camera. The logit of azimuth bin b is their correlation with the cloud's map turned
+    by b bins, ``sum_j <image_j, shape_(j - b) mod K> / sqrt(D K)``, added to the azimuth head's logits. A cloud
+    turned by one bin (counter-clockwise about z) rolls its map by +1 and these logits by -1, which is how the
+    label turns (azimuth label = 360 - raw azimuth): the logits follow the cloud by construction, so the network
+    cannot read the cloud as a code of its category alone, and what it learns (where a part seen in the image
+    lies on the cloud) does not depend on which category it saw in training. The 200-d feature for the heads is
+    FiLM of the image feature by the map's mean over directions (which a turn does not change).
+    """
+
+    def __init__(self, channels: int, bins: int, image_dim: int, out_dim: int = 200):
+        super().__init__()
+        self.channels, self.bins = channels, bins
+        self.query = nn.Linear(image_dim, channels * bins)
+        self.film = FiLMFusion(channels, image_dim, out_dim)
+        index = (torch.arange(bins)[None, :] - torch.arange(bins)[:, None]) % bins  # [b, j] = (j - b) mod K
+        self.register_buffer("index", index, persistent=False)
+
+    def forward(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, D * K + image_dim) -> the 200-d feature (B, out_dim) and the azimuth logits (B, K)."""
+        split = self.channels * self.bins
+        shape = features[:, :split].reshape(-1, self.channels, self.bins)
+        image = features[:, split:]
+        query = self.query(image).reshape(-1, self.channels, self.bins)
+        turned = shape[:, :, self.index]  # (B, D, K turns, K directions)
+        logits = torch.einsum("bdj,bdkj->bk", query, turned) / (self.channels * self.bins) ** 0.5
+        return self.film(torch.cat([shape.mean(dim=2), image], dim=1)), logits
+
+
+def build_fusion(name: str, in_dim: int, out_dim: int = 200, shape_dim: int | None = None,
+                 bins: int | None = None) -> nn.Module:
     """``deform`` (3DAug), ``mlp`` (PoseFromShape), ``linear`` (one Linear layer from the concatenated shape and
     image features to the 200-d feature, no normalisation or activation), ``residual`` (:class:`ResidualFusion`)
     or ``film`` (:class:`FiLMFusion`; needs ``shape_dim``, the length of the shape feature that comes first in
-    the ``in_dim`` input)."""
+    the ``in_dim`` input) or ``correlation`` (:class:`CorrelationFusion`; needs ``shape_dim``, the length of a
+    direction map of ``bins`` directions, and returns the feature and azimuth logits)."""
+    if name == "correlation":
+        if shape_dim is None or not bins or shape_dim % bins or not 0 < shape_dim < in_dim:
+            raise ValueError(f"the correlation fusion needs a shape map of bins x channels (0 < shape_dim < {in_dim})")
+        return CorrelationFusion(shape_dim // bins, bins, in_dim - shape_dim, out_dim)
     if name == "film":
         if shape_dim is None or not 0 < shape_dim < in_dim:
             raise ValueError(f"the film fusion needs the shape feature's length (0 < shape_dim < {in_dim})")

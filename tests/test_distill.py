@@ -224,6 +224,14 @@ def test_distillation_with_in_batch_negatives_runs_and_records_its_settings(teac
         distil(synthetic_root, teacher_path, tmp_path / "s", "--crd", "--crd_negatives", "memory", "--n_epoch", "2")
 
 
+def test_a_student_with_the_direct_head_distils_its_512_d_feature(teacher_path, synthetic_root, tmp_path):
+    distil(synthetic_root, teacher_path, tmp_path / "s", "--crd", "--head", "direct", "--n_epoch", "1")
+    checkpoint = load_checkpoint(tmp_path / "s" / "checkpoint.pth")
+    assert checkpoint["model_args"]["head"] == "direct"
+    assert checkpoint["crd"]["embed_student.linear.weight"].shape == (16, 512)  # --feat_dim 16 from the feature
+    assert checkpoint["crd"]["embed_teacher.linear.weight"].shape == (16, 200)
+
+
 @pytest.mark.parametrize("positive", ["memory", "live"])
 def test_the_positive_is_the_memory_row_or_the_live_embedding(positive):
     # one anchor (index 0); its own memory rows are never drawn as negatives, so they matter only as positives

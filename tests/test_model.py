@@ -177,3 +177,53 @@ def test_linear_head_feeds_the_backbone_output_to_the_heads_and_round_trips_thro
     load_weights(build_model(args), model.state_dict(), "x")  # the stored arguments rebuild the same network
     with pytest.raises(ValueError, match="unknown head"):
         build_model({**args, "head": "conv"})
+
+
+def test_direct_head_reads_the_backbones_pooled_feature_like_the_controls_classifier():
+    args = model_args_from(flags(shape=None, head="direct"))
+    model = build_model(args).eval()
+    assert isinstance(model.image_encoder.backbone.fc, torch.nn.Identity)
+    assert model.feature_dim == model.image_encoder.feature_dim == 512  # resnet18's pooled channels
+    image = torch.randn(2, 3, 32, 32)
+    out = model(image)
+    assert out["feature"].shape == (2, 512) and out["embedding"].shape == (2, 200)
+    assert torch.equal(out["feature"], model.image_encoder(image))
+    # one Linear layer from the pooled feature to each head, as the control's fc
+    assert model.heads.classify[0].weight.shape == (24, 512)
+    load_weights(build_model(args), model.state_dict(), "x")
+
+
+def test_correlation_fusion_turns_its_azimuth_logits_with_the_cloud_and_nothing_else():
+    """A cloud turned by one bin (15 degrees counter-clockwise about z) has an azimuth label one bin lower: the
+    direction map rolls by +1, the azimuth logits by -1, and every other output stays the same; the min-max
+    normalisation of the turned cloud (another shift and scale) does not matter."""
+    from dataset.pointcloud import normalize_points, rotate_z
+    torch.manual_seed(0)
+    model = PoseEstimator("resnet18", 32, 8, fusion="correlation").eval()
+    with torch.no_grad():  # a trained-looking modulation, so that the shape reaches every head
+        model.fusion.film.modulation.weight.normal_()
+        model.fusion.query.weight.normal_()
+    cloud = (np.random.default_rng(0).normal(size=(300, 3)) * [1.0, 0.5, 0.3]).astype(np.float32)
+
+    def prepared(points):
+        return torch.from_numpy(np.ascontiguousarray(normalize_points(points).T))[None]
+
+    image = torch.randn(1, 3, 32, 32)
+    with torch.no_grad():
+        maps = [model.shape_encoder(prepared(rotate_z(cloud, turn))) for turn in (0.0, 15.0)]
+        outs = [model(image, prepared(rotate_z(cloud, turn)))["outputs"] for turn in (0.0, 15.0)]
+        correlation = [model.fusion(torch.cat([m.flatten(1), model.image_encoder(image)], 1))[1] for m in maps]
+    assert maps[0].shape == (1, 8, 24)
+    assert torch.allclose(maps[0].roll(1, dims=2), maps[1], atol=1e-5)
+    assert torch.allclose(correlation[0].roll(-1, dims=1), correlation[1], atol=1e-5)
+    assert not torch.allclose(correlation[0], correlation[1], atol=1e-3)  # it does depend on the turn
+    for before, after in zip(outs[0][1:], outs[1][1:]):
+        assert torch.allclose(before, after, atol=1e-5)
+    assert model.shape_encoder.feature_dim == 8 * 24
+
+
+def test_correlation_fusion_needs_a_point_cloud_and_a_map_of_bins():
+    with pytest.raises(ValueError, match="reads a point cloud"):
+        PoseEstimator("resnet18", 32, 8, fusion="correlation", shape="MultiView", view_num=4, view_feature_dim=8)
+    with pytest.raises(ValueError, match="bins x channels"):
+        build_fusion("correlation", 40, 8, shape_dim=10, bins=4)
