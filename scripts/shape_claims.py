@@ -79,6 +79,7 @@ RUNS = {
                          CLOUD + ["--fusion", "correlation"] + NOVEL),
     "novel_cloud_corr_random": ("teacher, point cloud, correlation fusion, `--random`", "training.py",
                                 CLOUD + ["--fusion", "correlation", "--random"] + NOVEL),
+    "cloud_corr": ("teacher, point cloud, correlation fusion", "training.py", CLOUD + ["--fusion", "correlation"]),
     # why the image-only network learns less per epoch than the control, one difference at a time (supervised)
     "image_no_offset": ("image-only network without the offset loss", "training.py",
                         IMAGE + ["--offset_weight", "0"]),
@@ -87,8 +88,8 @@ RUNS = {
 }
 # the order of the work: zero-shot (where the shape should matter most) over every seed and set, then supervised,
 # then the search rows and the image path at 64 px
-SEARCH = ("novel_cloud_film_random_sphere", "novel_cloud_corr", "novel_cloud_corr_random", "control_64", "image_64",
-          "image_64_light", "image_no_offset", "image_direct")
+SEARCH = ("novel_cloud_film_random_sphere", "novel_cloud_corr", "novel_cloud_corr_random", "cloud_corr", "control_64",
+          "image_64", "image_64_light", "image_no_offset", "image_direct")
 GROUPS = (tuple(k for k in RUNS if k.startswith("novel_") and k not in SEARCH),
           tuple(k for k in RUNS if not k.startswith("novel_") and k not in SEARCH), SEARCH)
 TEACHERS = tuple(k for k in RUNS if "cloud" in k)
