@@ -79,7 +79,7 @@ class ViewpointDataset(Dataset):
                  shape_dir: str = "pointcloud", input_dim: int = 224, point_num: int = 2500,
                  augment: Augmentation | bool | None = None, random_frame: bool = False, random_range: int = 0,
                  novel: bool = False, keypoint: bool = False, shot: int | None = None, seed: int = 0,
-                 classes=None, skip_bad: bool = False, novel_classes=None, eval_classes=None,
+                 classes=None, skip_bad: bool = False, novel_classes=None, eval_classes=None, eval_base: bool = False,
                  table: str | None = None, point_norm: str = "minmax"):
         self.root = Path(root)
         self.info = dataset_info(dataset)
@@ -112,6 +112,7 @@ class ViewpointDataset(Dataset):
         self.problems = list(self.table.problems)
         meta = root_meta(self.root)
         self.bad_cats = tuple(self.info.bad_cats) + tuple(meta.get("symmetric", ()))
+        novel = novel or eval_base  # scoring the base classes of a zero-shot split implies the split
         if novel and not novel_classes and meta.get("novel") and self.info.name.startswith("Synthetic"):
             novel_classes = tuple(meta["novel"])  # the generator's own split (its sizes may differ from the default)
         novel_set = self._check_names(novel_classes, "--novel_classes") or self.info.novel
@@ -124,6 +125,8 @@ class ViewpointDataset(Dataset):
             rows = self.table.select("train", classes=classes, exclude=novel_set if novel else (),
                                      keypoint=keypoint, shot=shot, seed=seed)
         else:
+            if classes is None and eval_base:
+                classes = tuple(c for c in self._table_classes() if c not in set(novel_set))
             if classes is None:
                 classes = (self._check_names(eval_classes, "--eval_classes")
                            or (novel_classes if novel and novel_classes else self.info.evaluation_classes(novel)))

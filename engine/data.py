@@ -44,6 +44,7 @@ def make_dataset(args, split: str, shape=None, classes=None) -> ViewpointDataset
         random_range=getattr(args, "random_range", 0), novel=args.novel, keypoint=args.keypoint,
         shot=getattr(args, "shot", None) if split == "train" else None, seed=args.seed, classes=classes,
         novel_classes=getattr(args, "novel_classes", None), eval_classes=getattr(args, "eval_classes", None),
+        eval_base=getattr(args, "eval_base", False),
         table=getattr(args, "table", None),
         skip_bad=getattr(args, "skip_bad", False))
 

@@ -46,6 +46,9 @@ def data_parser() -> argparse.ArgumentParser:
                    help="held-out classes of a zero-shot split, by name (implies --novel; e.g. for --dataset Custom)")
     g.add_argument("--eval_classes", type=parse_class_list, default=None, metavar="A,B,C",
                    help="evaluate on these classes only (default: the protocol's, or every class of the val split)")
+    g.add_argument("--eval_base", action="store_true",
+                   help="zero-shot split: evaluate on its base classes (those trained on) instead of the novel ones "
+                        "(implies --novel)")
     g.add_argument("--keypoint", action="store_true",
                    help="train only on untruncated, unoccluded, keypoint-annotated rows (PoseFromShape)")
     g.add_argument("--batch_size", type=int, default=16, help="samples per batch (per process under torchrun)")

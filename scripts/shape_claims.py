@@ -34,7 +34,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from auxiliary.files import atomic_write_text  # noqa: E402
-from run_archive import finished_records  # noqa: E402
+from run_archive import finished_records, has_checkpoint  # noqa: E402
 
 SETS = {"tuning": ("data/SyntheticMany", 0), "heldout": ("data/SyntheticManyHeldout", 1)}
 BUDGET = ["--dataset", "SyntheticMany", "--input_dim", "32", "--batch_size", "32", "--lr", "1e-3", "--workers", "2"]
@@ -45,6 +45,14 @@ CLOUD = OURS + ["--shape", "PointCloud", "--img_feature_dim", "256", "--shape_fe
                 "--point_num", "250"]
 CONTROL = ["--schedule", "cosine"]
 NOVEL = ["--novel"]
+# students (§2 of the issue): image only, trained on the base categories of the zero-shot split and scored on
+# them (``--eval_base``) by their curve, then zero-shot on the novel ones by ``testing.py``; ``{teacher}`` is the
+# run directory of the row they distil (its model_best.pth)
+STUDENT = ["--student_encoder", "resnet18", "--augment", "none", "--schedule", "cosine", "--warmup", "0",
+           "--print_freq", "0", "--novel", "--eval_base", "--teacher_model", "{teacher}/model_best.pth"]
+NO_KL = ["--alpha", "1", "--gamma", "0", "--embed_kl", "0"]
+KL = ["--alpha", "0.25", "--gamma", "0.75", "--kd_T", "1", "--embed_kl", "0.75"]  # the reference's KL recipe
+CRD = ["--crd", "--crd_negatives", "batch", "--tau", "0.5", "--weighting", "linear"]  # pinned, whatever the default
 
 # key -> (label, script, flags beyond BUDGET); a key that starts with ``novel_`` is a zero-shot row
 RUNS = {
@@ -80,6 +88,13 @@ RUNS = {
     "novel_cloud_corr_random": ("teacher, point cloud, correlation fusion, `--random`", "training.py",
                                 CLOUD + ["--fusion", "correlation", "--random"] + NOVEL),
     "cloud_corr": ("teacher, point cloud, correlation fusion", "training.py", CLOUD + ["--fusion", "correlation"]),
+    # students of the zero-shot correlation teacher (and, as the control that separates 3D knowledge from a
+    # stronger teacher, of the zero-shot image-only network)
+    "student_pose": ("student, pose loss only", "trainingKD.py", STUDENT + NO_KL + ["--beta", "0"]),
+    "student_kl": ("student, KL (the reference's recipe)", "trainingKD.py", STUDENT + KL),
+    "student_crd": ("student, CRD alone", "trainingKD.py", STUDENT + CRD + NO_KL),
+    "student_crd_kl": ("student, CRD + KL", "trainingKD.py", STUDENT + CRD + KL),
+    "student_crd_kl_of_image": ("student, CRD + KL, of the image-only network", "trainingKD.py", STUDENT + CRD + KL),
     # why the image-only network learns less per epoch than the control, one difference at a time (supervised)
     "image_no_offset": ("image-only network without the offset loss", "training.py",
                         IMAGE + ["--offset_weight", "0"]),
@@ -90,8 +105,11 @@ RUNS = {
 # then the search rows and the image path at 64 px
 SEARCH = ("novel_cloud_film_random_sphere", "novel_cloud_corr", "novel_cloud_corr_random", "cloud_corr", "control_64",
           "image_64", "image_64_light", "image_no_offset", "image_direct")
+STUDENTS = {k: "novel_image" if k.endswith("_of_image") else "novel_cloud_corr" for k in RUNS
+            if k.startswith("student_")}  # student row -> the row it distils
 GROUPS = (tuple(k for k in RUNS if k.startswith("novel_") and k not in SEARCH),
-          tuple(k for k in RUNS if not k.startswith("novel_") and k not in SEARCH), SEARCH)
+          tuple(k for k in RUNS if not k.startswith(("novel_", "student_")) and k not in SEARCH), SEARCH,
+          tuple(STUDENTS))
 TEACHERS = tuple(k for k in RUNS if "cloud" in k)
 DEFAULT_EPOCHS = 6
 PROBE = ("own", "same class", "other class", "turned")
@@ -102,6 +120,10 @@ TARGETS = (
     ("zero-shot: image-only network - control", "novel_image", "novel_control", -1.0),
     ("supervised: best teacher - image-only network", "best", "image", 3.0),
     ("supervised: image-only network - control", "image", "control", -1.0),
+    ("base categories: student, CRD + KL - pose loss only", "student_crd_kl", "student_pose", 3.0),
+    ("base categories: student, CRD alone - pose loss only", "student_crd", "student_pose", 2.0),
+    ("base categories: student of the correlation teacher - of the image-only network (CRD + KL)", "student_crd_kl",
+     "student_crd_kl_of_image", 0.0),
 )
 
 
@@ -143,6 +165,8 @@ def probe_flags(name: str, key: str) -> list[str]:
 
 def command_of(key: str, args, name: str, seed: int) -> list[str]:
     _, script, flags = RUNS[key]
+    if key in STUDENTS:
+        flags = [f.format(teacher=run_dir(args, name, seed, STUDENTS[key])) for f in flags]
     return [script, *BUDGET, "--data_dir", SETS[name][0], *flags, "--seed", str(seed), "--n_epoch",
             str(args.epochs), "--output_dir", str(run_dir(args, name, seed, key))]
 
@@ -151,6 +175,26 @@ def probe_command(key: str, args, name: str, seed: int) -> list[str]:
     return ["scripts/shape_reliance.py", *probe_flags(name, key), "--model",
             str(run_dir(args, name, seed, key) / "model_best.pth"), "--turn", "30",
             "--output", str(run_dir(args, name, seed, key) / "reliance.json")]
+
+
+def zero_shot_command(key: str, args, name: str, seed: int) -> list[str]:
+    """A student's score on the novel categories (its best checkpoint on the base ones)."""
+    out = run_dir(args, name, seed, key)
+    return ["testing.py", *probe_flags(name, "novel_"), "--shape", "None", "--model", str(out / "best_student.pt"),
+            "--output_dir", str(out / "novel")]
+
+
+def zero_shot_of(key: str, args, name: str, seed: int) -> dict | None:
+    """A student's zero-shot table (its run directory's, copied to the archive; else the archive's)."""
+    local = run_dir(args, name, seed, key) / "novel" / "results.json"
+    kept = archive_file(args, name, seed, key, ".novel.json")
+    if local.is_file():
+        text = local.read_text()
+        if not kept.is_file() or kept.read_text() != text:
+            kept.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write_text(kept, text)
+        return json.loads(text)
+    return json.loads(kept.read_text()) if kept.is_file() else None
 
 
 def records_of(key: str, args, name: str, seed: int) -> list[dict] | None:
@@ -175,9 +219,18 @@ def call(command: list[str], log: Path) -> None:
         subprocess.run([sys.executable, *command], cwd=REPO, check=True, stdout=f, stderr=subprocess.STDOUT)
 
 
-def run(key: str, args, name: str, seed: int) -> None:
-    """Train (or resume, or skip when finished) one row, then probe it when it is a teacher."""
+def run(key: str, args, name: str, seed: int, need_checkpoint: bool = False) -> None:
+    """Train (or resume, or skip when finished) one row, then probe it when it is a teacher, or score it on the
+    novel categories when it is a student. ``need_checkpoint``: a student is about to distil it, so metrics kept
+    from an earlier session are not enough, and a missing checkpoint is trained again (its new metrics then
+    replace the archived ones)."""
     out = run_dir(args, name, seed, key)
+    if key in STUDENTS and records_of(key, args, name, seed) is None:
+        run(STUDENTS[key], args, name, seed, need_checkpoint=True)
+    if need_checkpoint and not has_checkpoint(out, args.epochs):
+        out.mkdir(parents=True, exist_ok=True)
+        call(command_of(key, args, name, seed), out.with_name(f"{out.name}.log"))
+        records_of(key, args, name, seed)
     if records_of(key, args, name, seed) is None:
         out.mkdir(parents=True, exist_ok=True)
         call(command_of(key, args, name, seed), out.with_name(f"{out.name}.log"))
@@ -185,6 +238,9 @@ def run(key: str, args, name: str, seed: int) -> None:
     if key in TEACHERS and probe_of(key, args, name, seed) is None and (out / "model_best.pth").is_file():
         call(probe_command(key, args, name, seed), out.with_name(f"{out.name}.log"))
         probe_of(key, args, name, seed)
+    if key in STUDENTS and zero_shot_of(key, args, name, seed) is None and (out / "best_student.pt").is_file():
+        call(zero_shot_command(key, args, name, seed), out.with_name(f"{out.name}.log"))
+        zero_shot_of(key, args, name, seed)
 
 
 def finished(args) -> dict:
@@ -225,7 +281,7 @@ def table_lines(results: dict, args) -> list[str]:
     for name, runs in results.items():
         lines += [f"**{name}** ({SETS[name][0]})", "",
                   "| run | n | Acc30 per epoch | Acc30, last | MedErr, last | training Acc30, last "
-                  "| probe: own / instance / category / turned | flags |",
+                  "| probe: own / instance / category / turned; a student's novel-category Acc30 | flags |",
                   "| --- | --- | --- | --- | --- | --- | --- | --- |"]
         for key, (label, script, flags) in RUNS.items():
             seeds = runs.get(key)
@@ -237,7 +293,12 @@ def table_lines(results: dict, args) -> list[str]:
             last = [r[-1]["val"] for r, _ in seeds.values()]
             probes = [p for _, p in seeds.values() if p]
             probe = " / ".join(spread([p[s]["acc30"] for p in probes]) for s in PROBE) if probes else ""
-            where = "zero-shot" if key.startswith("novel_") else "supervised"
+            if key in STUDENTS:
+                scores = [zero_shot_of(key, args, name, seed) for seed in seeds]
+                scores = [z["mean"]["acc30"] for z in scores if z]
+                probe = f"novel: {spread(scores)}" if scores else ""
+            where = ("zero-shot" if key.startswith("novel_") else
+                     "base categories" if key in STUDENTS else "supervised")
             fit = [r[-1]["train"]["acc30"] for r, _ in seeds.values() if "acc30" in r[-1].get("train", {})]
             lines.append(f"| {where}: {label} | {len(seeds)} | {curve} | {spread([v['acc30'] for v in last])} | "
                          f"{spread([v['mederr'] for v in last])} | {spread(fit) if fit else ''} | {probe} | "

@@ -266,3 +266,14 @@ def test_sphere_normalisation_centres_the_cloud_in_the_unit_ball():
                                + sphere.mean(axis=1, keepdims=True), atol=1e-5)
     with pytest.raises(ValueError, match="unknown point normalisation"):
         normalize_points(points, "unit")
+
+
+def test_eval_base_scores_the_classes_a_zero_shot_split_trains_on(synthetic_root):
+    """--eval_base: the val split of the base classes (implies --novel); with the novel val split it makes up
+    the whole val split, and it holds exactly the classes the zero-shot training split trains on."""
+    everything = ViewpointDataset(synthetic_root, "Synthetic", "val", input_dim=16)
+    novel = ViewpointDataset(synthetic_root, "Synthetic", "val", novel=True, input_dim=16)
+    base = ViewpointDataset(synthetic_root, "Synthetic", "val", eval_base=True, input_dim=16)
+    train = ViewpointDataset(synthetic_root, "Synthetic", "train", novel=True, input_dim=16)
+    assert set(base.cats) == set(train.cats) and not set(base.cats) & set(novel.cats)
+    assert sorted(base.im_paths.tolist() + novel.im_paths.tolist()) == sorted(everything.im_paths.tolist())

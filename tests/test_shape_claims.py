@@ -86,6 +86,50 @@ def test_commands_name_the_set_split_and_seed(tmp_path):
     assert sorted(k for group in shape_claims.GROUPS for k in group) == sorted(shape_claims.RUNS)
 
 
+def test_a_student_distils_its_teachers_checkpoint_trained_again_when_only_its_metrics_were_kept(tmp_path,
+                                                                                                     monkeypatch):
+    """The students' rows: the teacher's checkpoint is needed, not only its archived metrics, so a fresh clone
+    trains the teacher again first; the student trains on the base categories (--eval_base), then testing.py
+    scores it on the novel ones, and the table shows both and the students' targets."""
+    monkeypatch.setattr(shape_claims, "DEFAULT_EPOCHS", 2)
+    args = argparse.Namespace(out=str(tmp_path / "runs"), archive=str(tmp_path / "archive"), seeds=[1], epochs=2)
+    teacher = shape_claims.run_dir(args, "tuning", 1, "novel_cloud_corr")
+    fake_run(teacher, [30.0, 40.0], probe=(40.0, 35.0, 15.0, 38.0))
+    shape_claims.finished(args)                                                    # archived ...
+    shutil.rmtree(tmp_path / "runs")                                               # ... and the checkpoint gone
+    calls = []
+
+    def fake_call(command, log):
+        calls.append(command)
+        out = Path(command[command.index("--output_dir") + 1])
+        if command[0] == "training.py":
+            fake_run(out, [31.0, 41.0])
+            (out / "model_best.pth").write_bytes(b"weights")
+        elif command[0] == "trainingKD.py":
+            fake_run(out, [50.0, 60.0] if "--crd" in command else [50.0, 55.0])
+            (out / "best_student.pt").write_bytes(b"weights")
+        elif command[0] == "testing.py":
+            out.mkdir(parents=True)
+            (out / "results.json").write_text(json.dumps({"mean": {"acc30": 20.0, "mederr": 80.0}}))
+
+    monkeypatch.setattr(shape_claims, "call", fake_call)
+    for key in ("student_pose", "student_crd_kl"):
+        shape_claims.run(key, args, "tuning", 1)
+    assert [c[0] for c in calls] == ["training.py", "trainingKD.py", "testing.py", "trainingKD.py", "testing.py"]
+    student = calls[1]
+    assert "--novel" in student and "--eval_base" in student
+    assert student[student.index("--teacher_model") + 1] == str(teacher / "model_best.pth")
+    assert "--novel" in calls[2] and calls[2][calls[2].index("--model") + 1].endswith("student_pose/best_student.pt")
+    shutil.rmtree(tmp_path / "runs")
+    path = tmp_path / "table.md"
+    shape_claims.write_table(path, shape_claims.finished(args), args)
+    lines = path.read_text().splitlines()
+    crd_kl = next(line for line in lines if line.startswith("| base categories: student, CRD + KL |"))
+    assert "| 60.0 |" in crd_kl and "novel: 20.0" in crd_kl
+    target = next(line for line in lines if line.startswith("| base categories: student, CRD + KL - pose"))
+    assert "| +5.0 | yes |" in target
+
+
 def _shape_task(n: int, rng: np.random.Generator):
     """One asymmetric cloud turned about z by the azimuth (the images are noise, drawn afresh for every batch, so
     that nothing but the cloud tells the pose and no image can be memorised)."""
