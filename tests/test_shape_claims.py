@@ -130,6 +130,20 @@ def test_a_student_distils_its_teachers_checkpoint_trained_again_when_only_its_m
     assert "| +5.0 | yes |" in target
 
 
+def _trained_on_clouds(fusion: str, shape_dim: int, clouds, labels, steps: int) -> PoseEstimator:
+    """A small teacher trained on the azimuth bins alone, batches of 32 in order, noise images (seed 0); in eval
+    mode."""
+    torch.manual_seed(0)
+    model = PoseEstimator("resnet18", img_feature_dim=32, shape_feature_dim=shape_dim, fusion=fusion)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    for step in range(steps):
+        batch = torch.arange(step * 32, step * 32 + 32) % len(clouds)
+        optimizer.zero_grad()
+        F.cross_entropy(model(torch.randn(32, 3, 8, 8), clouds[batch])["outputs"][0], labels[batch]).backward()
+        optimizer.step()
+    return model.eval()
+
+
 def _shape_task(n: int, rng: np.random.Generator):
     """One asymmetric cloud turned about z by the azimuth (the images are noise, drawn afresh for every batch, so
     that nothing but the cloud tells the pose and no image can be memorised)."""
@@ -156,15 +170,7 @@ def test_a_teacher_that_reads_the_cloud_beats_one_given_shuffled_clouds():
     shuffled = torch.randperm(256, generator=torch.Generator().manual_seed(0))
     accuracy = {}
     for name, train_clouds in (("own", clouds), ("shuffled", clouds[shuffled])):
-        torch.manual_seed(0)
-        model = PoseEstimator("resnet18", img_feature_dim=32, shape_feature_dim=32, fusion="film")
-        optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-        for step in range(60):
-            batch = torch.arange(step * 32, step * 32 + 32) % 256
-            optimizer.zero_grad()
-            F.cross_entropy(model(torch.randn(32, 3, 8, 8), train_clouds[batch])["outputs"][0], labels[batch]).backward()
-            optimizer.step()
-        model.eval()
+        model = _trained_on_clouds("film", 32, train_clouds, labels, steps=60)
         with torch.no_grad():
             accuracy[name] = (model(test_images, test_clouds)["outputs"][0].argmax(1) == test_labels).float().mean().item()
             if name == "own":
@@ -203,15 +209,7 @@ def test_the_correlation_teacher_reads_the_turn_of_shapes_it_never_saw_where_fil
     test_images = torch.randn(256, 3, 8, 8, generator=torch.Generator().manual_seed(2))
     accuracy = {}
     for fusion in ("correlation", "film"):
-        torch.manual_seed(0)
-        model = PoseEstimator("resnet18", img_feature_dim=32, shape_feature_dim=16, fusion=fusion)
-        optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-        for step in range(64):
-            batch = torch.arange(step * 32, step * 32 + 32) % 512
-            optimizer.zero_grad()
-            F.cross_entropy(model(torch.randn(32, 3, 8, 8), clouds[batch])["outputs"][0], labels[batch]).backward()
-            optimizer.step()
-        model.eval()
+        model = _trained_on_clouds(fusion, 16, clouds, labels, steps=64)
         with torch.no_grad():
             accuracy[fusion] = (model(test_images, test_clouds)["outputs"][0].argmax(1)
                                 == test_labels).float().mean().item()
