@@ -184,10 +184,27 @@ def zero_shot_command(key: str, args, name: str, seed: int) -> list[str]:
             "--output_dir", str(out / "novel")]
 
 
+def base_command(key: str, args, name: str, seed: int) -> list[str]:
+    """A zero-shot teacher's score on the base categories (where its students train), at its best epoch."""
+    out = run_dir(args, name, seed, key)
+    return ["testing.py", *probe_flags(name, ""), "--eval_base", "--model", str(out / "model_best.pth"),
+            "--output_dir", str(out / "base")]
+
+
 def zero_shot_of(key: str, args, name: str, seed: int) -> dict | None:
     """A student's zero-shot table (its run directory's, copied to the archive; else the archive's)."""
-    local = run_dir(args, name, seed, key) / "novel" / "results.json"
-    kept = archive_file(args, name, seed, key, ".novel.json")
+    return kept_table(run_dir(args, name, seed, key) / "novel" / "results.json",
+                      archive_file(args, name, seed, key, ".novel.json"))
+
+
+def base_of(key: str, args, name: str, seed: int) -> dict | None:
+    """A distilled teacher's base-category table (its run directory's, copied to the archive; else the archive's)."""
+    return kept_table(run_dir(args, name, seed, key) / "base" / "results.json",
+                      archive_file(args, name, seed, key, ".base.json"))
+
+
+def kept_table(local: Path, kept: Path) -> dict | None:
+    """A results file of a run directory, copied to the archive when new; else the archived copy; else None."""
     if local.is_file():
         text = local.read_text()
         if not kept.is_file() or kept.read_text() != text:
@@ -203,14 +220,9 @@ def records_of(key: str, args, name: str, seed: int) -> list[dict] | None:
 
 def probe_of(key: str, args, name: str, seed: int) -> dict | None:
     """The teacher's reliance probe (its run directory's, copied to the archive; else the archive's)."""
-    local, kept = run_dir(args, name, seed, key) / "reliance.json", archive_file(args, name, seed, key, ".reliance.json")
-    if local.is_file():
-        text = local.read_text()
-        if not kept.is_file() or kept.read_text() != text:
-            kept.parent.mkdir(parents=True, exist_ok=True)
-            atomic_write_text(kept, text)
-        return json.loads(text)["swaps"]
-    return json.loads(kept.read_text())["swaps"] if kept.is_file() else None
+    probe = kept_table(run_dir(args, name, seed, key) / "reliance.json",
+                       archive_file(args, name, seed, key, ".reliance.json"))
+    return probe["swaps"] if probe else None
 
 
 def call(command: list[str], log: Path) -> None:
@@ -241,6 +253,10 @@ def run(key: str, args, name: str, seed: int, need_checkpoint: bool = False) -> 
     if key in STUDENTS and zero_shot_of(key, args, name, seed) is None and (out / "best_student.pt").is_file():
         call(zero_shot_command(key, args, name, seed), out.with_name(f"{out.name}.log"))
         zero_shot_of(key, args, name, seed)
+    teacher = run_dir(args, name, seed, STUDENTS[key]) if key in STUDENTS else None
+    if teacher and base_of(STUDENTS[key], args, name, seed) is None and (teacher / "model_best.pth").is_file():
+        call(base_command(STUDENTS[key], args, name, seed), teacher.with_name(f"{teacher.name}.log"))
+        base_of(STUDENTS[key], args, name, seed)
 
 
 def finished(args) -> dict:
@@ -281,7 +297,8 @@ def table_lines(results: dict, args) -> list[str]:
     for name, runs in results.items():
         lines += [f"**{name}** ({SETS[name][0]})", "",
                   "| run | n | Acc30 per epoch | Acc30, last | MedErr, last | training Acc30, last "
-                  "| probe: own / instance / category / turned; a student's novel-category Acc30 | flags |",
+                  "| probe: own / instance / category / turned; a student's novel-category Acc30 and its "
+                  "teacher's base-category Acc30 | flags |",
                   "| --- | --- | --- | --- | --- | --- | --- | --- |"]
         for key, (label, script, flags) in RUNS.items():
             seeds = runs.get(key)
@@ -297,6 +314,9 @@ def table_lines(results: dict, args) -> list[str]:
                 scores = [zero_shot_of(key, args, name, seed) for seed in seeds]
                 scores = [z["mean"]["acc30"] for z in scores if z]
                 probe = f"novel: {spread(scores)}" if scores else ""
+                bases = [base_of(STUDENTS[key], args, name, seed) for seed in seeds]
+                bases = [b["mean"]["acc30"] for b in bases if b]
+                probe += f"; its teacher on the base categories: {spread(bases)}" if bases else ""
             where = ("zero-shot" if key.startswith("novel_") else
                      "base categories" if key in STUDENTS else "supervised")
             fit = [r[-1]["train"]["acc30"] for r, _ in seeds.values() if "acc30" in r[-1].get("train", {})]

@@ -90,7 +90,8 @@ def test_a_student_distils_its_teachers_checkpoint_trained_again_when_only_its_m
                                                                                                      monkeypatch):
     """The students' rows: the teacher's checkpoint is needed, not only its archived metrics, so a fresh clone
     trains the teacher again first; the student trains on the base categories (--eval_base), then testing.py
-    scores it on the novel ones, and the table shows both and the students' targets."""
+    scores it on the novel ones, and the teacher once on the base categories (where its students train); the table
+    shows all three and the students' targets."""
     monkeypatch.setattr(shape_claims, "DEFAULT_EPOCHS", 2)
     args = argparse.Namespace(out=str(tmp_path / "runs"), archive=str(tmp_path / "archive"), seeds=[1], epochs=2)
     teacher = shape_claims.run_dir(args, "tuning", 1, "novel_cloud_corr")
@@ -110,22 +111,25 @@ def test_a_student_distils_its_teachers_checkpoint_trained_again_when_only_its_m
             (out / "best_student.pt").write_bytes(b"weights")
         elif command[0] == "testing.py":
             out.mkdir(parents=True)
-            (out / "results.json").write_text(json.dumps({"mean": {"acc30": 20.0, "mederr": 80.0}}))
+            acc = 45.0 if "--eval_base" in command else 20.0
+            (out / "results.json").write_text(json.dumps({"mean": {"acc30": acc, "mederr": 80.0}}))
 
     monkeypatch.setattr(shape_claims, "call", fake_call)
     for key in ("student_pose", "student_crd_kl"):
         shape_claims.run(key, args, "tuning", 1)
-    assert [c[0] for c in calls] == ["training.py", "trainingKD.py", "testing.py", "trainingKD.py", "testing.py"]
+    assert [c[0] for c in calls] == ["training.py", "trainingKD.py", "testing.py", "testing.py", "trainingKD.py",
+                                     "testing.py"]
     student = calls[1]
     assert "--novel" in student and "--eval_base" in student
     assert student[student.index("--teacher_model") + 1] == str(teacher / "model_best.pth")
     assert "--novel" in calls[2] and calls[2][calls[2].index("--model") + 1].endswith("student_pose/best_student.pt")
+    assert "--eval_base" in calls[3] and calls[3][calls[3].index("--model") + 1] == str(teacher / "model_best.pth")
     shutil.rmtree(tmp_path / "runs")
     path = tmp_path / "table.md"
     shape_claims.write_table(path, shape_claims.finished(args), args)
     lines = path.read_text().splitlines()
     crd_kl = next(line for line in lines if line.startswith("| base categories: student, CRD + KL |"))
-    assert "| 60.0 |" in crd_kl and "novel: 20.0" in crd_kl
+    assert "| 60.0 |" in crd_kl and "novel: 20.0; its teacher on the base categories: 45.0" in crd_kl
     target = next(line for line in lines if line.startswith("| base categories: student, CRD + KL - pose"))
     assert "| +5.0 | yes |" in target
 
