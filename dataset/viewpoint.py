@@ -80,7 +80,7 @@ class ViewpointDataset(Dataset):
                  augment: Augmentation | bool | None = None, random_frame: bool = False, random_range: int = 0,
                  novel: bool = False, keypoint: bool = False, shot: int | None = None, seed: int = 0,
                  classes=None, skip_bad: bool = False, novel_classes=None, eval_classes=None, eval_base: bool = False,
-                 table: str | None = None, point_norm: str = "minmax"):
+                 table: str | None = None, point_norm: str = "minmax", eval_novel: bool = False):
         self.root = Path(root)
         self.info = dataset_info(dataset)
         self.split = split
@@ -112,13 +112,17 @@ class ViewpointDataset(Dataset):
         self.problems = list(self.table.problems)
         meta = root_meta(self.root)
         self.bad_cats = tuple(self.info.bad_cats) + tuple(meta.get("symmetric", ()))
+        if eval_novel and (eval_base or novel or novel_classes):
+            raise InputError("--eval_novel trains on every class and scores the novel ones; it cannot be combined "
+                             "with --novel, --novel_classes or --eval_base")
         novel = novel or eval_base  # scoring the base classes of a zero-shot split implies the split
-        if novel and not novel_classes and meta.get("novel") and self.info.name.startswith("Synthetic"):
+        if ((novel or eval_novel) and not novel_classes and meta.get("novel")
+                and self.info.name.startswith("Synthetic")):
             novel_classes = tuple(meta["novel"])  # the generator's own split (its sizes may differ from the default)
         novel_set = self._check_names(novel_classes, "--novel_classes") or self.info.novel
-        if novel_classes and not novel:
+        if novel_classes and not novel and not eval_novel:
             novel = True  # naming the novel classes chooses the zero-shot split
-        if novel and not novel_set:
+        if (novel or eval_novel) and not novel_set:
             raise InputError(f"{dataset} has no novel classes: name them with --novel_classes (classes of "
                              f"{table_path}: {', '.join(self._table_classes())})")
         if split == "train":
@@ -127,6 +131,8 @@ class ViewpointDataset(Dataset):
         else:
             if classes is None and eval_base:
                 classes = tuple(c for c in self._table_classes() if c not in set(novel_set))
+            if classes is None and eval_novel:  # the few-shot protocol: every class trained on, the novel ones scored
+                classes = tuple(novel_set)
             if classes is None:
                 classes = (self._check_names(eval_classes, "--eval_classes")
                            or (novel_classes if novel and novel_classes else self.info.evaluation_classes(novel)))

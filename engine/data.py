@@ -45,6 +45,7 @@ def make_dataset(args, split: str, shape=None, classes=None) -> ViewpointDataset
         shot=getattr(args, "shot", None) if split == "train" else None, seed=args.seed, classes=classes,
         novel_classes=getattr(args, "novel_classes", None), eval_classes=getattr(args, "eval_classes", None),
         eval_base=getattr(args, "eval_base", False),
+        eval_novel=getattr(args, "eval_novel", False),
         table=getattr(args, "table", None),
         skip_bad=getattr(args, "skip_bad", False))
 

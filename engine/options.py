@@ -49,6 +49,9 @@ def data_parser() -> argparse.ArgumentParser:
     g.add_argument("--eval_base", action="store_true",
                    help="zero-shot split: evaluate on its base classes (those trained on) instead of the novel ones "
                         "(implies --novel)")
+    g.add_argument("--eval_novel", action="store_true",
+                   help="train on every class and evaluate on the novel classes of the zero-shot split (the "
+                        "few-shot protocol with --shot K; ObjectNet3D always evaluates on them)")
     g.add_argument("--keypoint", action="store_true",
                    help="train only on untruncated, unoccluded, keypoint-annotated rows (PoseFromShape)")
     g.add_argument("--batch_size", type=int, default=16, help="samples per batch (per process under torchrun)")

@@ -28,6 +28,7 @@ def finished_records(run_dir: Path, archive_file: Path, epochs: int) -> list[dic
     return archived[:epochs] if len(archived) >= epochs else None
 
 
-def has_checkpoint(run_dir: Path, epochs: int) -> bool:
-    """Whether the run directory itself (not only the archive) holds the finished run and its best weights."""
-    return len(read_jsonl(Path(run_dir) / "metrics.jsonl")) >= epochs and (Path(run_dir) / "model_best.pth").is_file()
+def has_checkpoint(run_dir: Path, epochs: int, weights: str = "model_best.pth") -> bool:
+    """Whether the run directory itself (not only the archive) holds the finished run and its best weights
+    (``weights``: a student's are best_student.pt)."""
+    return len(read_jsonl(Path(run_dir) / "metrics.jsonl")) >= epochs and (Path(run_dir) / weights).is_file()

@@ -11,7 +11,10 @@ categories, never tuned on). Zero-shot rows (``novel_*``) train on the 100 base 
 score on all 120. The rows: the control (``benchmarks/plain_loop.py``), the image-only network, and teachers that
 read a point cloud, with the linear fusion or FiLM (the shape scales and shifts the image feature), each with and
 without canonical-frame randomisation (``--random``). After each teacher, ``scripts/shape_reliance.py`` scores
-it with its own cloud, another instance's, another category's and its own turned by 30 degrees.
+it with its own cloud, another instance's, another category's and its own turned by 30 degrees. Students
+(``student_*``) distil a zero-shot teacher on the base categories and are scored on them and, by ``testing.py``, on
+the novel ones; the 10-shot rows (``shot10_*``) fine-tune zero-shot runs on 10 images of every category and are
+scored on the novel ones.
 
 The tables (docs/shape_claims.md: per row the mean per-class val Acc30 after every epoch, mean over the seeds
 finished, and the reliance probe; then the issue's targets as paired per-seed differences) are rewritten after
@@ -53,6 +56,11 @@ STUDENT = ["--student_encoder", "resnet18", "--augment", "none", "--schedule", "
 NO_KL = ["--alpha", "1", "--gamma", "0", "--embed_kl", "0"]
 KL = ["--alpha", "0.25", "--gamma", "0.75", "--kd_T", "1", "--embed_kl", "0.75"]  # the reference's KL recipe
 CRD = ["--crd", "--crd_negatives", "batch", "--tau", "0.5", "--weighting", "linear"]  # pinned, whatever the default
+# the paper's 10-shot protocol: a zero-shot run (``{init}``) fine-tuned on 10 training images of every category and
+# scored on the novel ones (``--eval_novel``); the students distil the 10-shot teacher
+SHOT = ["--shot", "10", "--eval_novel"]
+SHOT_STUDENT = [*STUDENT[:STUDENT.index("--novel")], *SHOT, "--teacher_model", "{teacher}/model_best.pth",
+                "--student_model", "{init}/best_student.pt"]
 
 # key -> (label, script, flags beyond BUDGET); a key that starts with ``novel_`` is a zero-shot row
 RUNS = {
@@ -95,6 +103,12 @@ RUNS = {
     "student_crd": ("student, CRD alone", "trainingKD.py", STUDENT + CRD + NO_KL),
     "student_crd_kl": ("student, CRD + KL", "trainingKD.py", STUDENT + CRD + KL),
     "student_crd_kl_of_image": ("student, CRD + KL, of the image-only network", "trainingKD.py", STUDENT + CRD + KL),
+    "shot10_image": ("image-only network", "training.py", IMAGE + SHOT + ["--model", "{init}/model_best.pth"]),
+    "shot10_cloud_corr": ("teacher, point cloud, correlation fusion", "training.py",
+                          CLOUD + ["--fusion", "correlation"] + SHOT + ["--model", "{init}/model_best.pth"]),
+    "shot10_student_pose": ("student, pose loss only", "trainingKD.py",
+                            SHOT_STUDENT + NO_KL + ["--beta", "0"]),
+    "shot10_student_crd_kl": ("student, CRD + KL", "trainingKD.py", SHOT_STUDENT + CRD + KL),
     # why the image-only network learns less per epoch than the control, one difference at a time (supervised)
     "image_no_offset": ("image-only network without the offset loss", "training.py",
                         IMAGE + ["--offset_weight", "0"]),
@@ -106,11 +120,17 @@ RUNS = {
 SEARCH = ("novel_cloud_film_random_sphere", "novel_cloud_corr", "novel_cloud_corr_random", "cloud_corr", "control_64",
           "image_64", "image_64_light", "image_no_offset", "image_direct")
 STUDENTS = {k: "novel_image" if k.endswith("_of_image") else "novel_cloud_corr" for k in RUNS
-            if k.startswith("student_")}  # student row -> the row it distils
+            if k.startswith("student_")}  # zero-shot student row -> the row it distils
+SHOTS = tuple(k for k in RUNS if k.startswith("shot10_"))
+# row -> {placeholder of its flags: the row whose run directory fills it}; those runs come first
+DEPENDS = {**{k: {"teacher": t} for k, t in STUDENTS.items()},
+           "shot10_image": {"init": "novel_image"}, "shot10_cloud_corr": {"init": "novel_cloud_corr"},
+           "shot10_student_pose": {"teacher": "shot10_cloud_corr", "init": "student_pose"},
+           "shot10_student_crd_kl": {"teacher": "shot10_cloud_corr", "init": "student_crd_kl"}}
 GROUPS = (tuple(k for k in RUNS if k.startswith("novel_") and k not in SEARCH),
-          tuple(k for k in RUNS if not k.startswith(("novel_", "student_")) and k not in SEARCH), SEARCH,
-          tuple(STUDENTS))
-TEACHERS = tuple(k for k in RUNS if "cloud" in k)
+          tuple(k for k in RUNS if not k.startswith(("novel_", "student_", "shot10_")) and k not in SEARCH), SEARCH,
+          tuple(STUDENTS), SHOTS)
+TEACHERS = tuple(k for k in RUNS if "cloud" in k and k not in SHOTS)  # probed (the 10-shot ones are not)
 DEFAULT_EPOCHS = 6
 PROBE = ("own", "same class", "other class", "turned")
 
@@ -165,8 +185,9 @@ def probe_flags(name: str, key: str) -> list[str]:
 
 def command_of(key: str, args, name: str, seed: int) -> list[str]:
     _, script, flags = RUNS[key]
-    if key in STUDENTS:
-        flags = [f.format(teacher=run_dir(args, name, seed, STUDENTS[key])) for f in flags]
+    if key in DEPENDS:
+        dirs = {slot: run_dir(args, name, seed, row) for slot, row in DEPENDS[key].items()}
+        flags = [f.format(**dirs) for f in flags]
     return [script, *BUDGET, "--data_dir", SETS[name][0], *flags, "--seed", str(seed), "--n_epoch",
             str(args.epochs), "--output_dir", str(run_dir(args, name, seed, key))]
 
@@ -232,18 +253,17 @@ def call(command: list[str], log: Path) -> None:
 
 
 def run(key: str, args, name: str, seed: int, need_checkpoint: bool = False) -> None:
-    """Train (or resume, or skip when finished) one row, then probe it when it is a teacher, or score it on the
-    novel categories when it is a student. ``need_checkpoint``: a student is about to distil it, so metrics kept
-    from an earlier session are not enough, and a missing checkpoint is trained again (its new metrics then
-    replace the archived ones)."""
+    """Train (or resume, or skip when finished) one row, after the rows it depends on (``DEPENDS``), then probe it
+    when it is a teacher, or score it on the novel categories when it is a zero-shot student (and its teacher on the
+    base ones). ``need_checkpoint``: another row is about to start from or distil its weights, so metrics kept from
+    an earlier session are not enough, and a missing checkpoint is trained again (its new metrics then replace the
+    archived ones)."""
     out = run_dir(args, name, seed, key)
-    if key in STUDENTS and records_of(key, args, name, seed) is None:
-        run(STUDENTS[key], args, name, seed, need_checkpoint=True)
-    if need_checkpoint and not has_checkpoint(out, args.epochs):
-        out.mkdir(parents=True, exist_ok=True)
-        call(command_of(key, args, name, seed), out.with_name(f"{out.name}.log"))
-        records_of(key, args, name, seed)
-    if records_of(key, args, name, seed) is None:
+    weights = "best_student.pt" if RUNS[key][1] == "trainingKD.py" else "model_best.pth"
+    again = need_checkpoint and not has_checkpoint(out, args.epochs, weights)
+    if again or records_of(key, args, name, seed) is None:
+        for row in DEPENDS.get(key, {}).values():  # the runs whose weights it starts from or distils
+            run(row, args, name, seed, need_checkpoint=True)
         out.mkdir(parents=True, exist_ok=True)
         call(command_of(key, args, name, seed), out.with_name(f"{out.name}.log"))
         records_of(key, args, name, seed)  # archives the finished run
@@ -317,8 +337,8 @@ def table_lines(results: dict, args) -> list[str]:
                 bases = [base_of(STUDENTS[key], args, name, seed) for seed in seeds]
                 bases = [b["mean"]["acc30"] for b in bases if b]
                 probe += f"; its teacher on the base categories: {spread(bases)}" if bases else ""
-            where = ("zero-shot" if key.startswith("novel_") else
-                     "base categories" if key in STUDENTS else "supervised")
+            where = ("zero-shot" if key.startswith("novel_") else "base categories" if key in STUDENTS else
+                     "10-shot, novel categories" if key in SHOTS else "supervised")
             fit = [r[-1]["train"]["acc30"] for r, _ in seeds.values() if "acc30" in r[-1].get("train", {})]
             lines.append(f"| {where}: {label} | {len(seeds)} | {curve} | {spread([v['acc30'] for v in last])} | "
                          f"{spread([v['mederr'] for v in last])} | {spread(fit) if fit else ''} | {probe} | "

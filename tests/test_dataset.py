@@ -3,6 +3,7 @@ import pytest
 import torch
 
 from auxiliary.angles import raw_to_label
+from auxiliary.errors import InputError
 from auxiliary.rotation import project_points
 from dataset.annotations import AnnotationError, AnnotationTable, write_table
 from dataset.classes import OBJECTNET3D_NOVEL
@@ -277,3 +278,16 @@ def test_eval_base_scores_the_classes_a_zero_shot_split_trains_on(synthetic_root
     train = ViewpointDataset(synthetic_root, "Synthetic", "train", novel=True, input_dim=16)
     assert set(base.cats) == set(train.cats) and not set(base.cats) & set(novel.cats)
     assert sorted(base.im_paths.tolist() + novel.im_paths.tolist()) == sorted(everything.im_paths.tolist())
+
+
+def test_eval_novel_trains_on_every_class_and_scores_the_novel_ones(synthetic_root):
+    """--eval_novel (the few-shot protocol): the training split keeps the novel classes (K of each with --shot K)
+    and the val split is the zero-shot one; it refuses the flags that would drop the novel classes from training."""
+    novel = ViewpointDataset(synthetic_root, "Synthetic", "val", novel=True, input_dim=16)
+    scored = ViewpointDataset(synthetic_root, "Synthetic", "val", eval_novel=True, input_dim=16)
+    assert sorted(scored.im_paths.tolist()) == sorted(novel.im_paths.tolist())
+    train = ViewpointDataset(synthetic_root, "Synthetic", "train", eval_novel=True, shot=2, input_dim=16)
+    assert set(novel.cats) <= set(train.cats)
+    assert all(count == 2 for count in np.unique(train.cats, return_counts=True)[1])
+    with pytest.raises(InputError, match="--eval_novel"):
+        ViewpointDataset(synthetic_root, "Synthetic", "val", eval_novel=True, novel=True, input_dim=16)

@@ -134,6 +134,55 @@ def test_a_student_distils_its_teachers_checkpoint_trained_again_when_only_its_m
     assert "| +5.0 | yes |" in target
 
 
+def test_a_10_shot_student_starts_from_its_zero_shot_student_and_distils_the_10_shot_teacher(tmp_path, monkeypatch):
+    """The 10-shot rows: every run they start from or distil is trained first, each once (the zero-shot teacher,
+    the 10-shot teacher fine-tuned from it, the zero-shot student); the 10-shot runs train on every category and
+    are scored on the novel ones (--shot 10 --eval_novel), and the 10-shot teacher is not probed."""
+    monkeypatch.setattr(shape_claims, "DEFAULT_EPOCHS", 2)
+    args = argparse.Namespace(out=str(tmp_path / "runs"), archive=str(tmp_path / "archive"), seeds=[1], epochs=2)
+    calls = []
+
+    def fake_call(command, log):
+        calls.append(command)
+        if command[0] == "scripts/shape_reliance.py":
+            probe = {"swaps": {k: {"acc30": 1.0} for k in shape_claims.PROBE}}
+            Path(command[command.index("--output") + 1]).write_text(json.dumps(probe))
+            return
+        out = Path(command[command.index("--output_dir") + 1])
+        if command[0] == "testing.py":
+            out.mkdir(parents=True)
+            (out / "results.json").write_text(json.dumps({"mean": {"acc30": 5.0, "mederr": 90.0}}))
+            return
+        fake_run(out, [10.0, 20.0])
+        (out / ("model_best.pth" if command[0] == "training.py" else "best_student.pt")).write_bytes(b"weights")
+
+    monkeypatch.setattr(shape_claims, "call", fake_call)
+    shape_claims.run("shot10_student_crd_kl", args, "tuning", 1)
+
+    def made(command):
+        return Path(command[command.index("--output_dir") + 1]).name
+
+    trained = {made(c): c for c in calls if c[0] in ("training.py", "trainingKD.py")}
+    assert list(trained) == ["novel_cloud_corr", "shot10_cloud_corr", "student_crd_kl",
+                             "shot10_student_crd_kl"]
+    runs = Path(args.out) / "tuning" / "seed1"
+    student, teacher = trained["shot10_student_crd_kl"], trained["shot10_cloud_corr"]
+    assert student[student.index("--teacher_model") + 1] == str(runs / "shot10_cloud_corr" / "model_best.pth")
+    assert student[student.index("--student_model") + 1] == str(runs / "student_crd_kl" / "best_student.pt")
+    assert teacher[teacher.index("--model") + 1] == str(runs / "novel_cloud_corr" / "model_best.pth")
+    for command in (student, teacher):
+        assert "--eval_novel" in command and command[command.index("--shot") + 1] == "10"
+        assert "--novel" not in command and "--eval_base" not in command
+    probed = [c for c in calls if c[0] == "scripts/shape_reliance.py"]
+    assert [Path(c[c.index("--model") + 1]).parent.name for c in probed] == ["novel_cloud_corr"]
+    calls.clear()
+    shape_claims.run("shot10_student_crd_kl", args, "tuning", 1)                  # finished: nothing runs again
+    assert calls == []
+    shape_claims.write_table(tmp_path / "table.md", shape_claims.finished(args), args)
+    lines = (tmp_path / "table.md").read_text().splitlines()
+    assert any(line.startswith("| 10-shot, novel categories: student, CRD + KL | 1 | 10.0 20.0 |") for line in lines)
+
+
 def _trained_on_clouds(fusion: str, shape_dim: int, clouds, labels, steps: int) -> PoseEstimator:
     """A small teacher trained on the azimuth bins alone, batches of 32 in order, noise images (seed 0); in eval
     mode."""
