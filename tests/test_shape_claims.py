@@ -84,6 +84,16 @@ def test_commands_name_the_set_split_and_seed(tmp_path):
     command = shape_claims.command_of("image_64_light", args, "tuning", 2)       # the row's input size wins
     assert command[len(command) - 1 - command[::-1].index("--input_dim") + 1] == "64"
     assert sorted(k for group in shape_claims.GROUPS for k in group) == sorted(shape_claims.RUNS)
+    # the teacher stopped early trains for its own epoch count, its student for the budget's, and distils it
+    command = shape_claims.command_of("novel_cloud_corr_2ep", args, "tuning", 2)
+    assert command[command.index("--n_epoch") + 1] == "2" and "--novel" in command
+    student = shape_claims.command_of("student_crd_kl_of_corr_2ep", args, "tuning", 2)
+    assert student[student.index("--n_epoch") + 1] == "6"
+    assert student[student.index("--teacher_model") + 1].endswith("tuning/seed2/novel_cloud_corr_2ep/model_best.pth")
+    fake_run(tmp_path / "early", [20.0, 30.0])
+    assert len(shape_claims.finished_records(tmp_path / "early", tmp_path / "a.jsonl",
+                                             shape_claims.epochs_of("novel_cloud_corr_2ep", args))) == 2
+    assert shape_claims.finished_records(tmp_path / "early", tmp_path / "b.jsonl", args.epochs) is None
 
 
 def test_a_student_distils_its_teachers_checkpoint_trained_again_when_only_its_metrics_were_kept(tmp_path,
