@@ -1,5 +1,8 @@
 """Stage 2: distil a frozen teacher (image + point cloud) into an image-only student.
 
+An image-only network is also accepted as the teacher: the control that separates what a teacher's 3D knowledge
+gives from what any teacher of its accuracy gives.
+
     python trainingKD.py --dataset ObjectNet3D --shape PointCloud --shape_dir pointcloud --batch_size 46 \
         --lr 1e-4 --n_epoch 60 --decrease 44 --teacher_model result/PointCloud_ObjectNet3D/model_best.pth \
         --crd --tau 0.5 --weighting linear
@@ -124,14 +127,16 @@ def resolve_crd_args(args) -> None:
 
 
 def load_teacher(args, device):
-    checkpoint = load_checkpoint(args.teacher_model, kind="teacher")
+    """The frozen teacher: a network that reads shapes, or an image-only network (no shape is loaded then: the
+    control that tells what distillation gives without 3D knowledge)."""
+    checkpoint = load_checkpoint(args.teacher_model)
     model_args = checkpoint["model_args"]
-    if args.shape is None:
-        raise InputError("trainingKD.py distils a teacher that reads shapes: leave --shape out (the teacher's own is "
-                         "used; the student never sees shapes; test it with testing.py --shape None)")
     teacher_shape = shape_of(model_args)
-    if args.shape != FROM_CHECKPOINT and args.shape != teacher_shape:
-        raise CheckpointError(f"{args.teacher_model} reads {teacher_shape} shapes, not {args.shape}")
+    if args.shape is None and teacher_shape is not None:
+        raise InputError("trainingKD.py gives the teacher the shapes it reads: leave --shape out (the teacher's own is "
+                         "used; the student never sees shapes; test it with testing.py --shape None)")
+    if args.shape not in (FROM_CHECKPOINT, None) and args.shape != teacher_shape:
+        raise CheckpointError(f"{args.teacher_model} reads {teacher_shape or 'no'} shapes, not {args.shape}")
     args.shape = teacher_shape
     if (args.shape_feature_dim is not None and teacher_shape == "PointCloud"
             and args.shape_feature_dim != model_args["shape_feature_dim"]):
@@ -185,7 +190,7 @@ def main(argv=None):
     output_dir = Path(args.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     print(f"{args.dataset}: {len(train_set)} training samples, {len(val_set)} val samples; teacher "
-          f"{teacher_args['img_encoder']} + {args.shape}, student {student_args['img_encoder']}")
+          f"{teacher_args['img_encoder']} + {args.shape or 'no shape'}, student {student_args['img_encoder']}")
     train_loader = make_loader(train_set, args.batch_size, args.workers, True, device, args.seed)
     val_loader = make_loader(val_set, args.batch_size, args.workers, False, device)
 

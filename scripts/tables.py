@@ -94,6 +94,42 @@ def shape_summary(latest: bool = False) -> list[str]:
     return lines if len(lines) > 2 else ["No run of `scripts/shape_claims.py` has finished yet."]
 
 
+def shape_students() -> list[str]:
+    """The students of the many-category set's zero-shot teachers (the longest budget): Acc30 on the base categories
+    they train on and on the novel ones, and their teacher's on the base categories; then the 10-shot rows."""
+    args = shape_claims.get_parser().parse_args([])
+    args = shape_claims.with_epochs(args, max(shape_claims.budgets(args)))
+    results = shape_claims.finished(args)
+    lines = [f"| {args.epochs} epochs, Acc30 after the last epoch (seeds) | tuning: base / novel categories | "
+             "held-out: base / novel | the teacher on the base categories (tuning; held-out) |",
+             "| --- | --- | --- | --- |"]
+    for key in shape_claims.STUDENTS:
+        cells, teachers = [], []
+        for name in shape_claims.SETS:
+            seeds = sorted(results.get(name, {}).get(key, {}))
+            if not seeds:
+                cells.append("")
+                teachers.append("")
+                continue
+            novel = [shape_claims.zero_shot_of(key, args, name, s) for s in seeds]
+            base = [shape_claims.base_of(shape_claims.STUDENTS[key], args, name, s) for s in seeds]
+            last = [results[name][key][s][0][-1]["val"]["acc30"] for s in seeds]
+            novel = _spread([z["mean"]["acc30"] for z in novel if z]) if any(novel) else "not run"
+            cells.append(f"{_spread(last)} / {novel}")
+            teachers.append(_spread([b["mean"]["acc30"] for b in base if b]) if any(base) else "")
+        if any(cells):
+            teacher = "; ".join(t or "not run" for t in teachers)
+            lines.append(f"| {shape_claims.RUNS[key][0]} | {' | '.join(cells)} | {teacher} |")
+    for key in shape_claims.SHOTS:
+        cells = []
+        for name in shape_claims.SETS:
+            seeds = results.get(name, {}).get(key, {})
+            cells.append(f"novel: {_spread([r[-1]['val']['acc30'] for r, _ in seeds.values()])}" if seeds else "")
+        if any(cells):
+            lines.append(f"| 10-shot: {shape_claims.RUNS[key][0]} | {' | '.join(cells)} |  |")
+    return lines if len(lines) > 2 else ["No student of `scripts/shape_claims.py` has finished yet."]
+
+
 def _bench(name: str) -> dict:
     return json.loads((REPO / "docs" / "bench" / f"{name}.json").read_text())
 
@@ -182,7 +218,7 @@ def cpu_teacher_classes() -> list[str]:
 
 
 BLOCKS = {"teacher-summary": teacher_summary, "students-summary": students_summary, "shape-summary": shape_summary,
-          "shape-summary-latest": lambda: shape_summary(latest=True),
+          "shape-summary-latest": lambda: shape_summary(latest=True), "shape-students": shape_students,
           "speed-summary": speed_summary, "speed-cpu": speed_cpu, "published-objectnet3d": published_objectnet3d,
           "published-pascal3d": published_pascal3d, "cpu-recipes": cpu_recipes,
           "cpu-teacher-classes": cpu_teacher_classes}

@@ -165,9 +165,16 @@ def test_best_student_is_read_by_testing_as_an_image_only_network(synthetic_root
     result = testing.main(["--data_dir", str(synthetic_root), "--shape", "None", "--model", str(out / "best_student.pt"),
                            "--img_feature_dim", "32", "--output_dir", str(tmp_path / "test"), "--workers", "0"])
     assert result["table"]["mean"]["n"] == 12 * 4
-    with pytest.raises(CheckpointError, match="image-only"):
-        trainingKD.main(STUDENT + ["--data_dir", str(synthetic_root), "--teacher_model", str(out / "best_student.pt"),
-                                   "--output_dir", str(tmp_path / "bad")])
+    # an image-only teacher (the control without 3D knowledge): no shape is loaded, CRD and KL run on its outputs
+    control = distil(synthetic_root, out / "best_student.pt", tmp_path / "of_image", "--n_epoch", "1", "--crd",
+                     "--crd_negatives", "batch")
+    assert json.loads((control / "args.json").read_text())["shape"] is None
+    train = json.loads((control / "metrics.jsonl").read_text().splitlines()[0])["train"]
+    assert all(math.isfinite(train[k]) and train[k] > 0 for k in ("crd", "kd", "embed_kl"))
+    with pytest.raises(CheckpointError, match="reads no shapes, not PointCloud"):
+        distil(synthetic_root, out / "best_student.pt", tmp_path / "bad", "--shape", "PointCloud")
+    with pytest.raises(InputError, match="leave --shape out"):
+        distil(synthetic_root, teacher_path, tmp_path / "bad", "--shape", "None")
 
 
 def crd_diagnostics(student_features, objective="nce"):

@@ -171,7 +171,8 @@ def test_wrong_checkpoints(teacher_path, image_model_path, synthetic_root, tmp_p
         (testing, ["--model", str(image_model_path), "--shape", "PointCloud"], "holds an image-only network, but a teacher"),
         (testing, ["--model", str(teacher_path), "--bin_size", "30"], "was trained with --bin_size 15, not 30"),
         (testing, ["--model", str(image_model_path), "--img_feature_dim", "64"], "has img_feature_dim 32, not 64"),
-        (trainingKD, ["--teacher_model", str(image_model_path)], "holds an image-only network, but a teacher"),
+        (trainingKD, ["--teacher_model", str(teacher_path), "--student_model", str(teacher_path)],
+         "holds a teacher (image + point cloud), but an image-only"),
     ]
     for script, argv, message in cases:
         status, err = cli(capsys, script, base + argv)
