@@ -116,6 +116,12 @@ RUNS = {
     "shot10_student_pose": ("student, pose loss only", "trainingKD.py",
                             SHOT_STUDENT + NO_KL + ["--beta", "0"]),
     "shot10_student_crd_kl": ("student, CRD + KL", "trainingKD.py", SHOT_STUDENT + CRD + KL),
+    # one change: fine-tuning at the paper's 10-shot learning rate (1e-4) instead of the budget's 1e-3
+    "shot10_image_low_lr": ("image-only network, lr 1e-4", "training.py",
+                            IMAGE + SHOT + ["--model", "{init}/model_best.pth", "--lr", "1e-4"]),
+    "shot10_cloud_corr_low_lr": ("teacher, point cloud, correlation fusion, lr 1e-4", "training.py",
+                                 CLOUD + ["--fusion", "correlation"] + SHOT + ["--model", "{init}/model_best.pth",
+                                                                               "--lr", "1e-4"]),
     # why the image-only network learns less per epoch than the control, one difference at a time (supervised)
     "image_no_offset": ("image-only network without the offset loss", "training.py",
                         IMAGE + ["--offset_weight", "0"]),
@@ -134,6 +140,7 @@ SHOTS = tuple(k for k in RUNS if k.startswith("shot10_"))
 # row -> {placeholder of its flags: the row whose run directory fills it}; those runs come first
 DEPENDS = {**{k: {"teacher": t} for k, t in STUDENTS.items()},
            "shot10_image": {"init": "novel_image"}, "shot10_cloud_corr": {"init": "novel_cloud_corr"},
+           "shot10_image_low_lr": {"init": "novel_image"}, "shot10_cloud_corr_low_lr": {"init": "novel_cloud_corr"},
            "shot10_student_pose": {"teacher": "shot10_cloud_corr", "init": "student_pose"},
            "shot10_student_crd_kl": {"teacher": "shot10_cloud_corr", "init": "student_crd_kl"}}
 GROUPS = (tuple(k for k in RUNS if k.startswith("novel_") and k not in SEARCH),
