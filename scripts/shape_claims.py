@@ -301,12 +301,21 @@ def run(key: str, args, name: str, seed: int, need_checkpoint: bool = False) -> 
         base_of(STUDENTS[key], args, name, seed)
 
 
+def seeds_of(args) -> list[int]:
+    """The seeds asked for and every seed with a run on disk or in the archive, so that a run of some seeds
+    rewrites the table with all of them."""
+    found = {int(p.name[4:]) for root in (REPO / args.archive, REPO / args.out) for p in root.glob("*/seed*")
+             if p.name[4:].isdigit()}
+    return sorted(found | set(args.seeds))
+
+
 def finished(args) -> dict:
-    """{set: {key: {seed: (records, probe or None)}}} of every finished run, on disk or archived."""
+    """{set: {key: {seed: (records, probe or None)}}} of every finished run, on disk or archived, of every seed
+    (``seeds_of``)."""
     results = {}
     for name in SETS:
         for key in RUNS:
-            for seed in args.seeds:
+            for seed in seeds_of(args):
                 records = records_of(key, args, name, seed)
                 if records is not None:
                     results.setdefault(name, {}).setdefault(key, {})[seed] = (records, probe_of(key, args, name, seed))

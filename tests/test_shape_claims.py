@@ -50,6 +50,24 @@ def test_table_curves_probes_and_targets_from_finished_runs_and_their_archive(tm
     assert not any("linear fusion" in line for line in lines)
 
 
+def test_a_run_of_some_seeds_keeps_the_other_seeds_in_the_table(tmp_path, monkeypatch):
+    """`--seeds 2` rewrites the table after each run: the archived seed 1 must stay in it."""
+    monkeypatch.setattr(shape_claims, "DEFAULT_EPOCHS", 2)
+    both = argparse.Namespace(out=str(tmp_path / "runs"), archive=str(tmp_path / "archive"), seeds=[1, 2], epochs=2)
+    runs = tmp_path / "runs" / "heldout"
+    fake_run(runs / "seed1" / "novel_image", [10.0, 20.0])
+    fake_run(runs / "seed2" / "novel_image", [12.0, 24.0])
+    shape_claims.finished(both)                                                     # archives both
+    shutil.rmtree(tmp_path / "runs" / "heldout" / "seed1")                          # seed 1 in the archive only
+    one = argparse.Namespace(**{**vars(both), "seeds": [2]})
+    assert shape_claims.seeds_of(one) == [1, 2]
+    assert set(shape_claims.finished(one)["heldout"]["novel_image"]) == {1, 2}
+    path = tmp_path / "table.md"
+    shape_claims.write_table(path, shape_claims.finished(one), one)
+    row = next(line for line in path.read_text().splitlines() if line.startswith("| zero-shot: image-only"))
+    assert "| 2 | 11.0 22.0 | 22.0 ± 2.8 |" in row
+
+
 def test_runs_of_another_epoch_count_are_kept_apart_and_get_their_own_section(tmp_path, monkeypatch):
     """A 3-epoch run is not the first 2 epochs of a 2-epoch run: it has its own name, archive file and section."""
     monkeypatch.setattr(shape_claims, "DEFAULT_EPOCHS", 2)
