@@ -143,6 +143,16 @@ def _pretrained_encoder(name: str, feature_dim: int, init: str) -> ImageEncoder:
 MODEL_KINDS = {"teacher": PoseEstimator, "image": ImageEstimator}
 
 
+def fusion_of(args) -> str:
+    """The teacher's fusion: ``--fusion auto`` is the correlation fusion for point clouds (it reads the cloud and
+    learns fastest, docs/experiments/shape.md) and the linear one for multi-view shapes, which the correlation
+    fusion cannot read."""
+    fusion = getattr(args, "fusion", "auto")
+    if fusion == "auto":
+        return "correlation" if getattr(args, "shape", "PointCloud") == "PointCloud" else "linear"
+    return fusion
+
+
 def model_args_from(args) -> dict:
     """Constructor arguments from parsed command-line flags (``--shape None`` selects the image-only network)."""
     num_bins = [int(span // args.bin_size) for span in (360, 180, 360)]
@@ -150,7 +160,7 @@ def model_args_from(args) -> dict:
         return {"kind": "image", "img_encoder": args.img_encoder, "img_feature_dim": args.img_feature_dim,
                 "num_bins": num_bins, "head": args.head}
     model_args = {"kind": "teacher", "img_encoder": args.img_encoder, "img_feature_dim": args.img_feature_dim,
-                  "shape_feature_dim": args.shape_feature_dim, "fusion": args.fusion, "num_bins": num_bins}
+                  "shape_feature_dim": args.shape_feature_dim, "fusion": fusion_of(args), "num_bins": num_bins}
     if args.shape == "MultiView":
         model_args.update(shape="MultiView", view_num=args.view_num, view_encoder=args.view_encoder,
                           view_feature_dim=args.view_feature_dim)

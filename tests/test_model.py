@@ -227,3 +227,19 @@ def test_correlation_fusion_needs_a_point_cloud_and_a_map_of_bins():
         PoseEstimator("resnet18", 32, 8, fusion="correlation", shape="MultiView", view_num=4, view_feature_dim=8)
     with pytest.raises(ValueError, match="bins x channels"):
         build_fusion("correlation", 40, 8, shape_dim=10, bins=4)
+
+
+def test_the_default_fusion_is_the_correlation_for_point_clouds_and_the_linear_for_views():
+    """``--fusion auto`` (the default) resolves when the network is built: a point-cloud teacher gets the
+    correlation fusion, a multi-view one (which the correlation cannot read) the linear; a named fusion stays."""
+    from engine.options import model_parser
+    parse = model_parser().parse_args
+    cloud = parse([])
+    assert cloud.fusion == "auto"
+    assert model_args_from(flags(fusion=cloud.fusion))["fusion"] == "correlation"
+    views = model_args_from(flags(fusion="auto", shape="MultiView", view_num=4, view_encoder="resnet18",
+                                  view_feature_dim=8))
+    assert views["fusion"] == "linear"
+    assert model_args_from(flags(fusion=parse(["--fusion", "deform"]).fusion))["fusion"] == "deform"
+    teacher = build_model(model_args_from(flags(fusion="auto", shape_feature_dim=8)))
+    assert type(teacher.fusion).__name__ == "CorrelationFusion"
