@@ -79,7 +79,7 @@ def extract(model, loader, feature: str, device) -> np.ndarray:
         if feature == "image":
             value = model.image_encoder(batch["image"])
         elif feature == "shape":
-            value = model.shape_encoder(shape_input(batch))
+            value = model.shape_encoder(shape_input(batch)).flatten(1)  # a correlation teacher's map -> a vector
         else:
             out = model(batch["image"], shape_input(batch))
             value = torch.cat(out["outputs"], dim=1) if feature == "head" else out[KEYS[feature]]
