@@ -25,12 +25,19 @@ def fake_run(directory: Path, accs, probe=None) -> None:
         (directory / "reliance.json").write_text(json.dumps({"model": "m", "swaps": swaps}))
 
 
-def test_table_curves_probes_and_targets_from_finished_runs_and_their_archive(tmp_path, monkeypatch):
+def two_seeds(tmp_path: Path, monkeypatch, name: str):
+    """A 2-epoch budget over seeds 1 and 2 in ``tmp_path``, with the image-only network finished on both seeds of
+    the set ``name``; returns the arguments and that set's run directory."""
     monkeypatch.setattr(shape_claims, "DEFAULT_EPOCHS", 2)
     args = argparse.Namespace(out=str(tmp_path / "runs"), archive=str(tmp_path / "archive"), seeds=[1, 2], epochs=2)
-    runs = tmp_path / "runs" / "tuning"
+    runs = tmp_path / "runs" / name
     fake_run(runs / "seed1" / "novel_image", [10.0, 20.0])
     fake_run(runs / "seed2" / "novel_image", [12.0, 24.0])
+    return args, runs
+
+
+def test_table_curves_probes_and_targets_from_finished_runs_and_their_archive(tmp_path, monkeypatch):
+    args, runs = two_seeds(tmp_path, monkeypatch, "tuning")
     fake_run(runs / "seed1" / "novel_cloud_film_random", [15.0, 40.0], probe=(40.0, 38.0, 12.0, 39.0))
     fake_run(runs / "seed2" / "novel_cloud_film_random", [15.0, 36.0], probe=(36.0, 30.0, 14.0, 35.0))
     fake_run(runs / "seed1" / "novel_cloud_linear", [25.0])                  # unfinished: one epoch of two
@@ -52,11 +59,7 @@ def test_table_curves_probes_and_targets_from_finished_runs_and_their_archive(tm
 
 def test_a_run_of_some_seeds_keeps_the_other_seeds_in_the_table(tmp_path, monkeypatch):
     """`--seeds 2` rewrites the table after each run: the archived seed 1 must stay in it."""
-    monkeypatch.setattr(shape_claims, "DEFAULT_EPOCHS", 2)
-    both = argparse.Namespace(out=str(tmp_path / "runs"), archive=str(tmp_path / "archive"), seeds=[1, 2], epochs=2)
-    runs = tmp_path / "runs" / "heldout"
-    fake_run(runs / "seed1" / "novel_image", [10.0, 20.0])
-    fake_run(runs / "seed2" / "novel_image", [12.0, 24.0])
+    both, _ = two_seeds(tmp_path, monkeypatch, "heldout")
     shape_claims.finished(both)                                                     # archives both
     shutil.rmtree(tmp_path / "runs" / "heldout" / "seed1")                          # seed 1 in the archive only
     one = argparse.Namespace(**{**vars(both), "seeds": [2]})
