@@ -55,6 +55,7 @@ STUDENT = ["--student_encoder", "resnet18", "--augment", "none", "--schedule", "
            "--print_freq", "0", "--novel", "--eval_base", "--teacher_model", "{teacher}/model_best.pth"]
 NO_KL = ["--alpha", "1", "--gamma", "0", "--embed_kl", "0"]
 KL = ["--alpha", "0.25", "--gamma", "0.75", "--kd_T", "1", "--embed_kl", "0.75"]  # the reference's KL recipe
+KL_A1 = ["--alpha", "1", *KL[2:]]  # the same KL terms beside the pose loss at full weight
 CRD = ["--crd", "--crd_negatives", "batch", "--tau", "0.5", "--weighting", "linear"]  # pinned, whatever the default
 # the paper's 10-shot protocol: a zero-shot run (``{init}``) fine-tuned on 10 training images of every category and
 # scored on the novel ones (``--eval_novel``); the students distil the 10-shot teacher
@@ -110,6 +111,13 @@ RUNS = {
                              CLOUD + ["--fusion", "correlation"] + NOVEL),
     "student_crd_kl_of_corr_2ep": ("student, CRD + KL, of the correlation teacher of 2 epochs", "trainingKD.py",
                                    STUDENT + CRD + KL),
+    # one change from the three CRD + KL students above: the pose loss keeps its full weight (alpha 1 instead of the
+    # reference's 0.25), so that a weak or unsure teacher cannot pull its student below the pose loss alone
+    "student_crd_kl_a1": ("student, CRD + KL, alpha 1", "trainingKD.py", STUDENT + CRD + KL_A1),
+    "student_crd_kl_a1_of_image": ("student, CRD + KL, alpha 1, of the image-only network", "trainingKD.py",
+                                   STUDENT + CRD + KL_A1),
+    "student_crd_kl_a1_of_corr_2ep": ("student, CRD + KL, alpha 1, of the correlation teacher of 2 epochs",
+                                      "trainingKD.py", STUDENT + CRD + KL_A1),
     "shot10_image": ("image-only network", "training.py", IMAGE + SHOT + ["--model", "{init}/model_best.pth"]),
     "shot10_cloud_corr": ("teacher, point cloud, correlation fusion", "training.py",
                           CLOUD + ["--fusion", "correlation"] + SHOT + ["--model", "{init}/model_best.pth"]),
@@ -162,6 +170,11 @@ TARGETS = (
      "student_crd_kl_of_image", 0.0),
     ("base categories: student of the correlation teacher stopped at the image-only network's accuracy - of the "
      "image-only network (CRD + KL)", "student_crd_kl_of_corr_2ep", "student_crd_kl_of_image", 0.0),
+    ("base categories: student of the correlation teacher - of the image-only network (CRD + KL, alpha 1)",
+     "student_crd_kl_a1", "student_crd_kl_a1_of_image", 0.0),
+    ("base categories: student of the correlation teacher stopped at the image-only network's accuracy - of the "
+     "image-only network (CRD + KL, alpha 1)", "student_crd_kl_a1_of_corr_2ep", "student_crd_kl_a1_of_image", 0.0),
+    ("base categories: student, CRD + KL, alpha 1 - pose loss only", "student_crd_kl_a1", "student_pose", 3.0),
 )
 
 
