@@ -93,6 +93,11 @@ def test_runs_of_another_epoch_count_are_kept_apart_and_get_their_own_section(tm
     assert "| 11.0 30.0 33.0 | 33.0 |" in tail
 
 
+def blank(command: list[str], *flags: str) -> list[str]:
+    """The command with the values of ``flags`` blanked out."""
+    return [None if i and command[i - 1] in flags else x for i, x in enumerate(command)]
+
+
 def test_commands_name_the_set_split_and_seed(tmp_path):
     args = argparse.Namespace(out="result/shape", archive="docs/runs/shape", seeds=[2], epochs=6)
     command = shape_claims.command_of("novel_cloud_film", args, "heldout", 2)
@@ -111,6 +116,15 @@ def test_commands_name_the_set_split_and_seed(tmp_path):
     student = shape_claims.command_of("student_crd_kl_of_corr_2ep", args, "tuning", 2)
     assert student[student.index("--n_epoch") + 1] == "6"
     assert student[student.index("--teacher_model") + 1].endswith("tuning/seed2/novel_cloud_corr_2ep/model_best.pth")
+    # the alpha-1 students differ from their CRD + KL rows in the pose loss's weight alone, each distilling its teacher
+    for suffix, teacher in (("", "novel_cloud_corr"), ("_of_image", "novel_image"),
+                            ("_of_corr_2ep", "novel_cloud_corr_2ep")):
+        a1 = shape_claims.command_of(f"student_crd_kl_a1{suffix}", args, "tuning", 2)
+        reference = shape_claims.command_of(f"student_crd_kl{suffix}", args, "tuning", 2)
+        assert a1[a1.index("--alpha") + 1] == "1" and reference[reference.index("--alpha") + 1] == "0.25"
+        assert a1[a1.index("--output_dir") + 1] != reference[reference.index("--output_dir") + 1]
+        assert blank(a1, "--alpha", "--output_dir") == blank(reference, "--alpha", "--output_dir")
+        assert a1[a1.index("--teacher_model") + 1].endswith(f"tuning/seed2/{teacher}/model_best.pth")
     fake_run(tmp_path / "early", [20.0, 30.0])
     assert len(shape_claims.finished_records(tmp_path / "early", tmp_path / "a.jsonl",
                                              shape_claims.epochs_of("novel_cloud_corr_2ep", args))) == 2
