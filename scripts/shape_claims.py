@@ -341,9 +341,11 @@ def spread(values, signed: bool = False) -> str:
 
 
 def best_teacher(runs: dict, novel: bool) -> str | None:
-    """The teacher row with the highest mean last-epoch Acc30 over its seeds (zero-shot or supervised rows)."""
+    """The teacher row with the most seeds finished and, among those, the highest mean last-epoch Acc30 (zero-shot
+    or supervised rows), so that one lucky seed of a new row does not displace a mean over three."""
     keys = [k for k in TEACHERS if k.startswith("novel_") == novel and runs.get(k)]
-    return max(keys, key=lambda k: statistics.mean(r[-1]["val"]["acc30"] for r, _ in runs[k].values()),
+    return max(keys, key=lambda k: (len(runs[k]),
+                                    statistics.mean(r[-1]["val"]["acc30"] for r, _ in runs[k].values())),
                default=None)
 
 
@@ -393,7 +395,8 @@ def table_lines(results: dict, args) -> list[str]:
 
 def target_lines(results: dict) -> list[str]:
     lines = ["Against the targets: paired per-seed differences of the last epoch's Acc30, mean ± sample standard "
-             "deviation over the seeds both finished (n). The best teacher is the teacher row with the highest mean; "
+             "deviation over the seeds both finished (n). The best teacher is the teacher row with the most seeds "
+             "finished and, among those, the highest mean; "
              "its probe gives the loss with another category's cloud (own - other category).", "",
              "| comparison | target | set | teacher | n | difference | met |", "| --- | --- | --- | --- | --- | --- | --- |"]
     for name, runs in results.items():

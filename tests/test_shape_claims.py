@@ -57,6 +57,19 @@ def test_table_curves_probes_and_targets_from_finished_runs_and_their_archive(tm
     assert not any("linear fusion" in line for line in lines)
 
 
+def test_the_best_teacher_is_chosen_among_the_rows_with_the_most_seeds(tmp_path, monkeypatch):
+    args, runs = two_seeds(tmp_path, monkeypatch, "tuning")
+    fake_run(runs / "seed1" / "novel_cloud_film_random", [15.0, 40.0], probe=(40.0, 38.0, 12.0, 39.0))
+    fake_run(runs / "seed2" / "novel_cloud_film_random", [15.0, 36.0], probe=(36.0, 30.0, 14.0, 35.0))
+    fake_run(runs / "seed1" / "novel_cloud_film", [15.0, 45.0], probe=(45.0, 44.0, 40.0, 44.0))  # one lucky seed
+    results = shape_claims.finished(args)
+    assert shape_claims.best_teacher(results["tuning"], novel=True) == "novel_cloud_film_random"
+    fake_run(runs / "seed2" / "novel_cloud_film", [15.0, 30.0], probe=(30.0, 29.0, 28.0, 29.0))  # mean 37.5 < 38
+    assert shape_claims.best_teacher(shape_claims.finished(args)["tuning"], novel=True) == "novel_cloud_film_random"
+    fake_run(runs / "seed2" / "novel_cloud_film", [15.0, 33.0], probe=(33.0, 32.0, 31.0, 32.0))  # mean 39 > 38
+    assert shape_claims.best_teacher(shape_claims.finished(args)["tuning"], novel=True) == "novel_cloud_film"
+
+
 def test_a_run_of_some_seeds_keeps_the_other_seeds_in_the_table(tmp_path, monkeypatch):
     """`--seeds 2` rewrites the table after each run: the archived seed 1 must stay in it."""
     both, _ = two_seeds(tmp_path, monkeypatch, "heldout")
