@@ -118,6 +118,12 @@ RUNS = {
                                    STUDENT + CRD + KL_A1),
     "student_crd_kl_a1_of_corr_2ep": ("student, CRD + KL, alpha 1, of the correlation teacher of 2 epochs",
                                       "trainingKD.py", STUDENT + CRD + KL_A1),
+    # the equal-accuracy control once more, with a teacher trained to the end (as sure of its training images as the
+    # image-only network): the correlation teacher given 8 points of its cloud instead of 250, and its student
+    "novel_cloud_corr_p8": ("teacher, point cloud, correlation fusion, 8 points", "training.py",
+                            CLOUD + ["--fusion", "correlation", "--point_num", "8"] + NOVEL),
+    "student_crd_kl_a1_of_corr_p8": ("student, CRD + KL, alpha 1, of the correlation teacher on 8 points",
+                                     "trainingKD.py", STUDENT + CRD + KL_A1),
     "shot10_image": ("image-only network", "training.py", IMAGE + SHOT + ["--model", "{init}/model_best.pth"]),
     "shot10_cloud_corr": ("teacher, point cloud, correlation fusion", "training.py",
                           CLOUD + ["--fusion", "correlation"] + SHOT + ["--model", "{init}/model_best.pth"]),
@@ -139,11 +145,17 @@ RUNS = {
 # the order of the work: zero-shot (where the shape should matter most) over every seed and set, then supervised,
 # then the search rows and the image path at 64 px
 SEARCH = ("novel_cloud_film_random_sphere", "novel_cloud_corr", "novel_cloud_corr_random", "cloud_corr", "control_64",
-          "image_64", "image_64_light", "image_no_offset", "image_direct", "novel_cloud_corr_2ep")
-STUDENTS = {k: "novel_image" if k.endswith("_of_image") else "novel_cloud_corr_2ep" if k.endswith("_of_corr_2ep")
-            else "novel_cloud_corr" for k in RUNS if k.startswith("student_")}  # student row -> the row it distils
+          "image_64", "image_64_light", "image_no_offset", "image_direct", "novel_cloud_corr_2ep",
+          "novel_cloud_corr_p8")
+# student row -> the row it distils: ``..._of_image`` the image-only network, ``..._of_corr_X`` the correlation
+# teacher ``novel_cloud_corr_X``, any other the correlation teacher
+STUDENTS = {k: "novel_image" if k.endswith("_of_image") else
+            f"novel_cloud_corr_{k.rsplit('_of_corr_', 1)[1]}" if "_of_corr_" in k else "novel_cloud_corr"
+            for k in RUNS if k.startswith("student_")}
 # rows trained for another epoch count than ``--epochs`` (they belong to its budget: their students train for it)
 EPOCHS = {"novel_cloud_corr_2ep": 2}
+# teachers made as weak as the image-only network for the students' equal-accuracy control: never the best teacher
+WEAKENED = ("novel_cloud_corr_2ep", "novel_cloud_corr_p8")
 SHOTS = tuple(k for k in RUNS if k.startswith("shot10_"))
 # row -> {placeholder of its flags: the row whose run directory fills it}; those runs come first
 DEPENDS = {**{k: {"teacher": t} for k, t in STUDENTS.items()},
@@ -174,6 +186,8 @@ TARGETS = (
      "student_crd_kl_a1", "student_crd_kl_a1_of_image", 0.0),
     ("base categories: student of the correlation teacher stopped at the image-only network's accuracy - of the "
      "image-only network (CRD + KL, alpha 1)", "student_crd_kl_a1_of_corr_2ep", "student_crd_kl_a1_of_image", 0.0),
+    ("base categories: student of the correlation teacher on 8 points (trained to the end) - of the image-only "
+     "network (CRD + KL, alpha 1)", "student_crd_kl_a1_of_corr_p8", "student_crd_kl_a1_of_image", 0.0),
     ("base categories: student, CRD + KL, alpha 1 - pose loss only", "student_crd_kl_a1", "student_pose", 3.0),
 )
 
@@ -342,8 +356,9 @@ def spread(values, signed: bool = False) -> str:
 
 def best_teacher(runs: dict, novel: bool) -> str | None:
     """The teacher row with the most seeds finished and, among those, the highest mean last-epoch Acc30 (zero-shot
-    or supervised rows), so that one lucky seed of a new row does not displace a mean over three."""
-    keys = [k for k in TEACHERS if k.startswith("novel_") == novel and runs.get(k)]
+    or supervised rows), so that one lucky seed of a new row does not displace a mean over three; not a teacher
+    weakened for the equal-accuracy control (``WEAKENED``)."""
+    keys = [k for k in TEACHERS if k.startswith("novel_") == novel and runs.get(k) and k not in WEAKENED]
     return max(keys, key=lambda k: (len(runs[k]),
                                     statistics.mean(r[-1]["val"]["acc30"] for r, _ in runs[k].values())),
                default=None)

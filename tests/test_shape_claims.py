@@ -68,6 +68,9 @@ def test_the_best_teacher_is_chosen_among_the_rows_with_the_most_seeds(tmp_path,
     assert shape_claims.best_teacher(shape_claims.finished(args)["tuning"], novel=True) == "novel_cloud_film_random"
     fake_run(runs / "seed2" / "novel_cloud_film", [15.0, 33.0], probe=(33.0, 32.0, 31.0, 32.0))  # mean 39 > 38
     assert shape_claims.best_teacher(shape_claims.finished(args)["tuning"], novel=True) == "novel_cloud_film"
+    for seed in (1, 2):  # a teacher weakened for the equal-accuracy control is never the best, whatever it scores
+        fake_run(runs / f"seed{seed}" / "novel_cloud_corr_p8", [15.0, 50.0], probe=(50.0, 49.0, 20.0, 40.0))
+    assert shape_claims.best_teacher(shape_claims.finished(args)["tuning"], novel=True) == "novel_cloud_film"
 
 
 def test_a_run_of_some_seeds_keeps_the_other_seeds_in_the_table(tmp_path, monkeypatch):
@@ -138,6 +141,16 @@ def test_commands_name_the_set_split_and_seed(tmp_path):
         assert a1[a1.index("--output_dir") + 1] != reference[reference.index("--output_dir") + 1]
         assert blank(a1, "--alpha", "--output_dir") == blank(reference, "--alpha", "--output_dir")
         assert a1[a1.index("--teacher_model") + 1].endswith(f"tuning/seed2/{teacher}/model_best.pth")
+    # the teacher on 8 points differs from the correlation teacher in its point count alone (the row's count wins),
+    # trains for the budget's epochs, and its alpha-1 student distils it
+    few = shape_claims.command_of("novel_cloud_corr_p8", args, "tuning", 2)
+    full = shape_claims.command_of("novel_cloud_corr", args, "tuning", 2)
+    assert few[len(few) - 1 - few[::-1].index("--point_num") + 1] == "8" and few[few.index("--n_epoch") + 1] == "6"
+    last = len(few) - 1 - few[::-1].index("--point_num")
+    assert blank(few[:last] + few[last + 2:], "--output_dir") == blank(full, "--output_dir")
+    student = shape_claims.command_of("student_crd_kl_a1_of_corr_p8", args, "tuning", 2)
+    assert student[student.index("--teacher_model") + 1].endswith("tuning/seed2/novel_cloud_corr_p8/model_best.pth")
+    assert shape_claims.STUDENTS["student_crd_kl_a1_of_corr_p8"] == "novel_cloud_corr_p8"
     fake_run(tmp_path / "early", [20.0, 30.0])
     assert len(shape_claims.finished_records(tmp_path / "early", tmp_path / "a.jsonl",
                                              shape_claims.epochs_of("novel_cloud_corr_2ep", args))) == 2
