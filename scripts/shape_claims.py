@@ -118,8 +118,9 @@ RUNS = {
                                    STUDENT + CRD + KL_A1),
     "student_crd_kl_a1_of_corr_2ep": ("student, CRD + KL, alpha 1, of the correlation teacher of 2 epochs",
                                       "trainingKD.py", STUDENT + CRD + KL_A1),
-    # the equal-accuracy control once more, with a teacher trained to the end (as sure of its training images as the
-    # image-only network): the correlation teacher given 8 points of its cloud instead of 250, and its student
+    # the equal-accuracy control once more, with a teacher trained for the whole budget, so that it fits its training
+    # images like the image-only network (the 2-epoch teacher did not): the correlation teacher given 8 points of its
+    # cloud instead of 250, and its student
     "novel_cloud_corr_p8": ("teacher, point cloud, correlation fusion, 8 points", "training.py",
                             CLOUD + ["--fusion", "correlation", "--point_num", "8"] + NOVEL),
     "student_crd_kl_a1_of_corr_p8": ("student, CRD + KL, alpha 1, of the correlation teacher on 8 points",
