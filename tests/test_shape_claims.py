@@ -145,8 +145,8 @@ def test_commands_name_the_set_split_and_seed(tmp_path):
     # trains for the budget's epochs, and its alpha-1 student distils it
     few = shape_claims.command_of("novel_cloud_corr_p8", args, "tuning", 2)
     full = shape_claims.command_of("novel_cloud_corr", args, "tuning", 2)
-    assert few[len(few) - 1 - few[::-1].index("--point_num") + 1] == "8" and few[few.index("--n_epoch") + 1] == "6"
     last = len(few) - 1 - few[::-1].index("--point_num")
+    assert few[last + 1] == "8" and few[few.index("--n_epoch") + 1] == "6"
     assert blank(few[:last] + few[last + 2:], "--output_dir") == blank(full, "--output_dir")
     student = shape_claims.command_of("student_crd_kl_a1_of_corr_p8", args, "tuning", 2)
     assert student[student.index("--teacher_model") + 1].endswith("tuning/seed2/novel_cloud_corr_p8/model_best.pth")
