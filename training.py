@@ -76,6 +76,7 @@ def main(argv=None):
     precision = Precision.from_args(args, device)
     codec = ViewpointCodec(args.bin_size)
     model, model_args = build_network(args, device)
+    model.heads.detach_offsets = args.offset_detach
     model, train_model = training_module(precision.prepare(model), args, device)
     shape = shape_of(model_args)
     train_set, val_set = make_dataset(args, "train", shape), make_dataset(args, "val", shape)

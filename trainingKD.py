@@ -177,6 +177,7 @@ def main(argv=None):
 
     teacher, teacher_args = load_teacher(args, device)
     student, student_args = build_student(args, device)
+    student.heads.detach_offsets = args.offset_detach
     # the lengths of the two representations CRD compares (the embeddings are 200-d; a feature's length is the
     # network's: 200, or the backbone's own with --head direct)
     student_dim = student.feature_dim

@@ -116,6 +116,9 @@ def train_parser() -> argparse.ArgumentParser:
     g.add_argument("--schedule", default="step", choices=SCHEDULES,
                    help="step: x0.1 at --decrease (the reference); cosine: cosine decay to 0 at --n_epoch")
     g.add_argument("--offset_weight", type=float, default=1.0, help="weight of the in-bin offset loss")
+    g.add_argument("--offset_detach", action="store_true",
+                   help="the offset regressors read the feature detached: their losses train them and not the "
+                        "network beneath (the bins alone shape the feature)")
     g.add_argument("--warmup", type=int, default=0, help="epochs of linear learning-rate warm-up")
     g.add_argument("--augment", default="reference", choices=AUGMENTATIONS,
                    help="training augmentation: reference (blur, box jitter, flip, in-plane rotation, colour, "

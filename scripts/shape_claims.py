@@ -148,12 +148,18 @@ RUNS = {
     # the control's network with the offset loss at a tenth of its weight: can the offsets stay without the slow fit?
     "image_direct_ow01": ("image-only network, no 200-d layer, offset loss weight 0.1", "training.py",
                           IMAGE + ["--head", "direct", "--offset_weight", "0.1"]),
+    # the offset loss at full weight on regressors that read the feature detached: the bins alone shape the feature
+    "image_direct_detach": ("image-only network, no 200-d layer, offset regressors on the detached feature",
+                            "training.py", IMAGE + ["--head", "direct", "--offset_detach"]),
+    # the same light offset loss on the teacher (its fusion keeps the 200-d layer): does it fit faster too?
+    "cloud_corr_ow01": ("teacher, point cloud, correlation fusion, offset loss weight 0.1", "training.py",
+                        CLOUD + ["--fusion", "correlation", "--offset_weight", "0.1"]),
 }
 # the order of the work: zero-shot (where the shape should matter most) over every seed and set, then supervised,
 # then the search rows and the image path at 64 px
 SEARCH = ("novel_cloud_film_random_sphere", "novel_cloud_corr", "novel_cloud_corr_random", "cloud_corr", "control_64",
           "image_64", "image_64_light", "image_no_offset", "image_direct", "image_bare", "image_direct_ow01",
-          "novel_cloud_corr_2ep", "novel_cloud_corr_p8")
+          "image_direct_detach", "cloud_corr_ow01", "novel_cloud_corr_2ep", "novel_cloud_corr_p8")
 # student row -> the row it distils: ``..._of_image`` the image-only network, ``..._of_corr_X`` the correlation
 # teacher ``novel_cloud_corr_X``, any other the correlation teacher
 STUDENTS = {k: "novel_image" if k.endswith("_of_image") else

@@ -232,9 +232,11 @@ def test_distillation_with_in_batch_negatives_runs_and_records_its_settings(teac
 
 
 def test_a_student_with_the_direct_head_distils_its_512_d_feature(teacher_path, synthetic_root, tmp_path):
-    distil(synthetic_root, teacher_path, tmp_path / "s", "--crd", "--head", "direct", "--n_epoch", "1")
+    distil(synthetic_root, teacher_path, tmp_path / "s", "--crd", "--head", "direct", "--n_epoch", "1",
+           "--offset_detach")  # (its detached offset regressors beside the KL on them)
     checkpoint = load_checkpoint(tmp_path / "s" / "checkpoint.pth")
     assert checkpoint["model_args"]["head"] == "direct"
+    assert json.loads((tmp_path / "s" / "args.json").read_text())["offset_detach"] is True
     assert checkpoint["crd"]["embed_student.linear.weight"].shape == (16, 512)  # --feat_dim 16 from the feature
     assert checkpoint["crd"]["embed_teacher.linear.weight"].shape == (16, 200)
 

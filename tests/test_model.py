@@ -193,6 +193,51 @@ def test_direct_head_reads_the_backbones_pooled_feature_like_the_controls_classi
     load_weights(build_model(args), model.state_dict(), "x")
 
 
+@pytest.mark.parametrize("kind", ["image", "teacher"])
+def test_detached_offsets_keep_the_outputs_and_keep_the_offset_loss_out_of_the_network(kind):
+    """``detach_offsets``: the same six outputs; the offset loss trains the regressors and nothing beneath them,
+    while the bin loss still reaches the backbone."""
+    torch.manual_seed(0)
+    model = build_model(model_args_from(flags(shape=None if kind == "image" else "PointCloud", head="direct",
+                                              fusion="linear"))).eval()
+    inputs = (torch.randn(3, 3, 32, 32),) + (() if kind == "image" else (torch.rand(3, 3, 50),))
+    plain = model(*inputs)["outputs"]
+    model.heads.detach_offsets = True
+    detached = model(*inputs)["outputs"]
+    assert all(torch.equal(a, b) for a, b in zip(plain, detached))
+
+    labels = torch.tensor([[10.0, 5.0, 350.0], [200.0, 30.0, 20.0], [90.0, 60.0, 170.0]])
+    codec = ViewpointCodec()
+    bins, offsets = codec.encode(labels)
+    offset_loss = sum(o.gather(1, bins[:, k:k + 1]).pow(2).sum() for k, o in enumerate(detached[3:]))
+    offset_loss.backward(retain_graph=True)
+    assert model.heads.regress[0].weight.grad.abs().sum() > 0
+    assert all(p.grad is None for p in model.image_encoder.parameters())
+    bin_loss = sum(torch.nn.functional.cross_entropy(o, bins[:, k]) for k, o in enumerate(detached[:3]))
+    bin_loss.backward()
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.image_encoder.parameters())
+
+
+def test_offset_detach_leaves_the_network_to_the_bins(synthetic_root, tmp_path):
+    """``training.py --offset_detach``: the offset loss's weight changes the regressors and nothing beneath them
+    (one epoch at weight 1 and at weight 0, same seed, end with the same backbone); without the flag it does."""
+    import training
+    from auxiliary.checkpoint import load_checkpoint
+    from conftest import TINY_TEACHER
+
+    def weights(weight, *extra):
+        out = training.main(TINY_TEACHER + ["--shape", "None", "--head", "direct", "--data_dir", str(synthetic_root),
+                                            "--n_epoch", "1", "--offset_weight", weight, *extra,
+                                            "--output_dir", str(tmp_path / f"w{weight}{len(extra)}")])
+        return load_checkpoint(out / "checkpoint.pth")["model"]
+
+    detached, detached_unweighted, plain = weights("1", "--offset_detach"), weights("0", "--offset_detach"), weights("1")
+    backbone = [k for k in plain if k.startswith("image_encoder.") and plain[k].is_floating_point()]
+    assert all(torch.equal(detached[k], detached_unweighted[k]) for k in backbone)
+    assert not torch.equal(detached["heads.regress.0.weight"], detached_unweighted["heads.regress.0.weight"])
+    assert not all(torch.equal(detached[k], plain[k]) for k in backbone)
+
+
 def test_correlation_fusion_turns_its_azimuth_logits_with_the_cloud_and_nothing_else():
     """A cloud turned by one bin (15 degrees counter-clockwise about z) has an azimuth label one bin lower: the
     direction map rolls by +1, the azimuth logits by -1, and every other output stays the same; the min-max
