@@ -377,6 +377,12 @@ def best_teacher(runs: dict, novel: bool) -> str | None:
                default=None)
 
 
+def chosen_teacher(results: dict, name: str, novel: bool) -> str | None:
+    """The best teacher as chosen on the tuning set, for every set: the held-out set is scored, never tuned on (a
+    teacher that is best there only is not picked); the set's own best where the tuning set has no teacher."""
+    return best_teacher(results.get("tuning") or results[name], novel)
+
+
 def table_lines(results: dict, args) -> list[str]:
     minutes = sum(r["time_s"] for runs in results.values() for seeds in runs.values()
                   for records, _ in seeds.values() for r in records) / 60
@@ -424,14 +430,14 @@ def table_lines(results: dict, args) -> list[str]:
 def target_lines(results: dict) -> list[str]:
     lines = ["Against the targets: paired per-seed differences of the last epoch's Acc30, mean ± sample standard "
              "deviation over the seeds both finished (n). The best teacher is the teacher row with the most seeds "
-             "finished and, among those, the highest mean; "
+             "finished and, among those, the highest mean, chosen on the tuning set and scored as it is on both; "
              "its probe gives the loss with another category's cloud (own - other category).", "",
              "| comparison | target | set | teacher | n | difference | met |", "| --- | --- | --- | --- | --- | --- | --- |"]
     for name, runs in results.items():
         for label, key, base, target in TARGETS:
             novel = base.startswith("novel_")
             if key == "best":
-                key = best_teacher(runs, novel)
+                key = chosen_teacher(results, name, novel)
             if key is None or not runs.get(key) or not runs.get(base):
                 continue
             seeds = sorted(set(runs[key]) & set(runs[base]))
@@ -442,7 +448,7 @@ def target_lines(results: dict) -> list[str]:
             lines.append(f"| {label} | {target:+.0f} | {name} | {key if key in TEACHERS else ''} | {len(seeds)} | "
                          f"{spread(diffs, signed=True)} | {met} |")
         for novel in (True, False):
-            key = best_teacher(runs, novel)
+            key = chosen_teacher(results, name, novel)
             probes = [p for _, p in runs.get(key, {}).values() if p] if key else []
             if probes:
                 losses = [p["own"]["acc30"] - p["other class"]["acc30"] for p in probes]

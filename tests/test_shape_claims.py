@@ -73,6 +73,28 @@ def test_the_best_teacher_is_chosen_among_the_rows_with_the_most_seeds(tmp_path,
     assert shape_claims.best_teacher(shape_claims.finished(args)["tuning"], novel=True) == "novel_cloud_film"
 
 
+def test_the_held_out_set_scores_the_teacher_chosen_on_the_tuning_set(tmp_path, monkeypatch):
+    """A teacher that is best on the held-out set only is not picked there: the tuning set chooses."""
+    args, tuning = two_seeds(tmp_path, monkeypatch, "tuning")
+    _, heldout = two_seeds(tmp_path, monkeypatch, "heldout")
+    for seed, (film, film_random) in enumerate([(40.0, 35.0), (38.0, 36.0)], start=1):  # tuning: FiLM best
+        fake_run(tuning / f"seed{seed}" / "novel_cloud_film", [15.0, film], probe=(film, 30.0, 14.0, 30.0))
+        fake_run(tuning / f"seed{seed}" / "novel_cloud_film_random", [15.0, film_random],
+                 probe=(film_random, 30.0, 14.0, 30.0))
+    for seed, (film, film_random) in enumerate([(30.0, 45.0), (32.0, 47.0)], start=1):  # held-out: the other
+        fake_run(heldout / f"seed{seed}" / "novel_cloud_film", [15.0, film], probe=(film, 30.0, 20.0, 30.0))
+        fake_run(heldout / f"seed{seed}" / "novel_cloud_film_random", [15.0, film_random],
+                 probe=(film_random, 30.0, 14.0, 30.0))
+    results = shape_claims.finished(args)
+    assert shape_claims.best_teacher(results["heldout"], novel=True) == "novel_cloud_film_random"
+    assert shape_claims.chosen_teacher(results, "heldout", novel=True) == "novel_cloud_film"
+    lines = shape_claims.target_lines(results)
+    best = [line for line in lines if line.startswith("| zero-shot: best teacher - image-only")]
+    assert "| heldout | novel_cloud_film | 2 | +9.0 ± 1.4 | no |" in best[1]  # 30 - 20 and 32 - 24
+    reads = [line for line in lines if "own cloud - another category's" in line and "| heldout |" in line]
+    assert "| novel_cloud_film | 2 | +11.0 ± 1.4 | yes |" in reads[0]    # 30 - 20 and 32 - 20
+
+
 def test_a_run_of_some_seeds_keeps_the_other_seeds_in_the_table(tmp_path, monkeypatch):
     """`--seeds 2` rewrites the table after each run: the archived seed 1 must stay in it."""
     both, _ = two_seeds(tmp_path, monkeypatch, "heldout")
