@@ -91,6 +91,8 @@ RUNS = {
     "image_64": ("image-only network, input 64", "training.py", IMAGE + ["--input_dim", "64"]),
     "image_64_light": ("image-only network, input 64, light augmentation and 1 epoch of warm-up", "training.py",
                        IMAGE + ["--input_dim", "64", "--augment", "light", "--warmup", "1"]),
+    "image_64_direct_ow01": ("image-only network, input 64, no 200-d layer, offset loss weight 0.1", "training.py",
+                             IMAGE + ["--input_dim", "64", "--head", "direct", "--offset_weight", "0.1"]),
     # how the shape enters: the image compared with the cloud turned to each azimuth bin (logits that turn with it)
     "novel_cloud_corr": ("teacher, point cloud, correlation fusion", "training.py",
                          CLOUD + ["--fusion", "correlation"] + NOVEL),
@@ -158,8 +160,8 @@ RUNS = {
 # the order of the work: zero-shot (where the shape should matter most) over every seed and set, then supervised,
 # then the search rows and the image path at 64 px
 SEARCH = ("novel_cloud_film_random_sphere", "novel_cloud_corr", "novel_cloud_corr_random", "cloud_corr", "control_64",
-          "image_64", "image_64_light", "image_no_offset", "image_direct", "image_bare", "image_direct_ow01",
-          "image_direct_detach", "cloud_corr_ow01", "novel_cloud_corr_2ep", "novel_cloud_corr_p8")
+          "image_64", "image_64_light", "image_64_direct_ow01", "image_no_offset", "image_direct", "image_bare",
+          "image_direct_ow01", "image_direct_detach", "cloud_corr_ow01", "novel_cloud_corr_2ep", "novel_cloud_corr_p8")
 # student row -> the row it distils: ``..._of_image`` the image-only network, ``..._of_corr_X`` the correlation
 # teacher ``novel_cloud_corr_X``, any other the correlation teacher
 STUDENTS = {k: "novel_image" if k.endswith("_of_image") else
