@@ -208,7 +208,7 @@ def test_detached_offsets_keep_the_outputs_and_keep_the_offset_loss_out_of_the_n
 
     labels = torch.tensor([[10.0, 5.0, 350.0], [200.0, 30.0, 20.0], [90.0, 60.0, 170.0]])
     codec = ViewpointCodec()
-    bins, offsets = codec.encode(labels)
+    bins, _ = codec.encode(labels)
     offset_loss = sum(o.gather(1, bins[:, k:k + 1]).pow(2).sum() for k, o in enumerate(detached[3:]))
     offset_loss.backward(retain_graph=True)
     assert model.heads.regress[0].weight.grad.abs().sum() > 0
