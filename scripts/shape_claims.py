@@ -93,6 +93,15 @@ RUNS = {
                        IMAGE + ["--input_dim", "64", "--augment", "light", "--warmup", "1"]),
     "image_64_direct_ow01": ("image-only network, input 64, no 200-d layer, offset loss weight 0.1", "training.py",
                              IMAGE + ["--input_dim", "64", "--head", "direct", "--offset_weight", "0.1"]),
+    # the teacher at 64 px: the correlation teacher at this budget's sizes, and at the paper's (1024-d image and shape
+    # features, 1024 points), the issue's slow teacher
+    "cloud_64": ("teacher, point cloud, correlation fusion, input 64", "training.py",
+                 CLOUD + ["--fusion", "correlation", "--input_dim", "64"]),
+    "cloud_64_paper": ("teacher, point cloud, correlation fusion, input 64, 1024-d features, 1024 points",
+                       "training.py", CLOUD + ["--fusion", "correlation", "--input_dim", "64", "--img_feature_dim",
+                                               "1024", "--shape_feature_dim", "1024", "--point_num", "1024"]),
+    "cloud_64_linear": ("teacher, point cloud, linear fusion, input 64", "training.py",
+                        CLOUD + ["--fusion", "linear", "--input_dim", "64"]),
     # how the shape enters: the image compared with the cloud turned to each azimuth bin (logits that turn with it)
     "novel_cloud_corr": ("teacher, point cloud, correlation fusion", "training.py",
                          CLOUD + ["--fusion", "correlation"] + NOVEL),
@@ -160,8 +169,8 @@ RUNS = {
 # the order of the work: zero-shot (where the shape should matter most) over every seed and set, then supervised,
 # then the search rows and the image path at 64 px
 SEARCH = ("novel_cloud_film_random_sphere", "novel_cloud_corr", "novel_cloud_corr_random", "cloud_corr", "control_64",
-          "image_64", "image_64_light", "image_64_direct_ow01", "image_no_offset", "image_direct", "image_bare",
-          "image_direct_ow01", "image_direct_detach", "cloud_corr_ow01", "novel_cloud_corr_2ep", "novel_cloud_corr_p8")
+          "image_64", "image_64_light", "image_64_direct_ow01", "cloud_64", "cloud_64_paper",
+          "cloud_64_linear", "image_no_offset", "image_direct", "image_bare", "image_direct_ow01", "image_direct_detach", "cloud_corr_ow01", "novel_cloud_corr_2ep", "novel_cloud_corr_p8")
 # student row -> the row it distils: ``..._of_image`` the image-only network, ``..._of_corr_X`` the correlation
 # teacher ``novel_cloud_corr_X``, any other the correlation teacher
 STUDENTS = {k: "novel_image" if k.endswith("_of_image") else
@@ -372,8 +381,10 @@ def spread(values, signed: bool = False) -> str:
 def best_teacher(runs: dict, novel: bool) -> str | None:
     """The teacher row with the most seeds finished and, among those, the highest mean last-epoch Acc30 (zero-shot
     or supervised rows), so that one lucky seed of a new row does not displace a mean over three; not a teacher
-    weakened for the equal-accuracy control (``WEAKENED``)."""
-    keys = [k for k in TEACHERS if k.startswith("novel_") == novel and runs.get(k) and k not in WEAKENED]
+    weakened for the equal-accuracy control (``WEAKENED``) nor one at another input size than the budget's (its
+    yardstick, the image-only network, sees the budget's)."""
+    keys = [k for k in TEACHERS if k.startswith("novel_") == novel and runs.get(k) and k not in WEAKENED
+            and "--input_dim" not in RUNS[k][2]]
     return max(keys, key=lambda k: (len(runs[k]),
                                     statistics.mean(r[-1]["val"]["acc30"] for r, _ in runs[k].values())),
                default=None)

@@ -71,6 +71,10 @@ def test_the_best_teacher_is_chosen_among_the_rows_with_the_most_seeds(tmp_path,
     for seed in (1, 2):  # a teacher weakened for the equal-accuracy control is never the best, whatever it scores
         fake_run(runs / f"seed{seed}" / "novel_cloud_corr_p8", [15.0, 50.0], probe=(50.0, 49.0, 20.0, 40.0))
     assert shape_claims.best_teacher(shape_claims.finished(args)["tuning"], novel=True) == "novel_cloud_film"
+    for seed in (1, 2):  # nor is a teacher at another input size than its yardstick's (the 64 px rows)
+        fake_run(runs / f"seed{seed}" / "cloud_film", [15.0, 30.0], probe=(30.0, 29.0, 20.0, 25.0))
+        fake_run(runs / f"seed{seed}" / "cloud_64", [15.0, 60.0], probe=(60.0, 59.0, 20.0, 40.0))
+    assert shape_claims.best_teacher(shape_claims.finished(args)["tuning"], novel=False) == "cloud_film"
 
 
 def test_the_held_out_set_scores_the_teacher_chosen_on_the_tuning_set(tmp_path, monkeypatch):
