@@ -93,8 +93,8 @@ RUNS = {
                        IMAGE + ["--input_dim", "64", "--augment", "light", "--warmup", "1"]),
     "image_64_direct_ow01": ("image-only network, input 64, no 200-d layer, offset loss weight 0.1", "training.py",
                              IMAGE + ["--input_dim", "64", "--head", "direct", "--offset_weight", "0.1"]),
-    # the teacher at 64 px: the correlation teacher at this budget's sizes, and at the paper's (1024-d image and shape
-    # features, 1024 points), the issue's slow teacher
+    # the teacher at 64 px: the correlation teacher at this budget's sizes and at the paper's (1024-d image and shape
+    # features, 1024 points, the sizes of the slow teacher the issue found), and the linear fusion at this budget's
     "cloud_64": ("teacher, point cloud, correlation fusion, input 64", "training.py",
                  CLOUD + ["--fusion", "correlation", "--input_dim", "64"]),
     "cloud_64_paper": ("teacher, point cloud, correlation fusion, input 64, 1024-d features, 1024 points",
@@ -169,8 +169,9 @@ RUNS = {
 # the order of the work: zero-shot (where the shape should matter most) over every seed and set, then supervised,
 # then the search rows and the image path at 64 px
 SEARCH = ("novel_cloud_film_random_sphere", "novel_cloud_corr", "novel_cloud_corr_random", "cloud_corr", "control_64",
-          "image_64", "image_64_light", "image_64_direct_ow01", "cloud_64", "cloud_64_paper",
-          "cloud_64_linear", "image_no_offset", "image_direct", "image_bare", "image_direct_ow01", "image_direct_detach", "cloud_corr_ow01", "novel_cloud_corr_2ep", "novel_cloud_corr_p8")
+          "image_64", "image_64_light", "image_64_direct_ow01", "cloud_64", "cloud_64_paper", "cloud_64_linear",
+          "image_no_offset", "image_direct", "image_bare", "image_direct_ow01", "image_direct_detach",
+          "cloud_corr_ow01", "novel_cloud_corr_2ep", "novel_cloud_corr_p8")
 # student row -> the row it distils: ``..._of_image`` the image-only network, ``..._of_corr_X`` the correlation
 # teacher ``novel_cloud_corr_X``, any other the correlation teacher
 STUDENTS = {k: "novel_image" if k.endswith("_of_image") else
