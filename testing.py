@@ -27,7 +27,7 @@ from engine.options import FROM_CHECKPOINT, data_parser
 from auxiliary.plots import plot_error_cdf, plot_per_class
 from engine.cli import run_cli
 from engine.setup import print_header, resolve_device
-from engine.data import make_dataset, make_loader
+from engine.data import check_views, make_dataset, make_loader
 from model.estimator import network_from_checkpoint, shape_of
 
 EPILOG = """the paper's evaluation (the architecture, input size and shape input are read from the checkpoint):
@@ -101,6 +101,7 @@ def main(argv=None):
     precision = Precision.from_args(args, device)
     model = precision.prepare(network_from_checkpoint(checkpoint, args.model).to(device))
     dataset = make_dataset(args, "val", args.shape)
+    check_views(checkpoint["model_args"], dataset)
     loader = make_loader(dataset, args.batch_size, args.workers, False, device)
     result = evaluate(model, loader, ViewpointCodec(args.bin_size), device, precision)
     output_dir = Path(args.output_dir) if args.output_dir else Path(args.model).parent / f"test_{args.dataset}"

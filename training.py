@@ -22,7 +22,7 @@ from engine.schedule import make_optimizer, make_scheduler
 from engine.options import data_parser, model_parser, train_parser
 from engine.cli import run_cli
 from engine.setup import start_run, training_module
-from engine.data import make_dataset, make_loader
+from engine.data import check_views, make_dataset, make_loader, resolve_view_tour
 from model.estimator import build_model, model_args_from, network_from_checkpoint, shape_of
 from model.infonce import InfoNCE
 from model.pose_loss import PoseLoss
@@ -65,6 +65,7 @@ def build_network(args, device):
         model = network_from_checkpoint(checkpoint, args.model)
         print(f"started from the weights of {args.model}")
     else:
+        resolve_view_tour(args)
         model_args = model_args_from(args)
         model = build_model(model_args, pretrained=args.pretrained, init=args.init)
     return model.to(device), model_args
@@ -80,6 +81,7 @@ def main(argv=None):
     model, train_model = training_module(precision.prepare(model), args, device)
     shape = shape_of(model_args)
     train_set, val_set = make_dataset(args, "train", shape), make_dataset(args, "val", shape)
+    check_views(model_args, train_set)
     # created once the data has loaded, so that bad input leaves no empty run directory behind
     output_dir = Path(args.output_dir) if args.output_dir else default_output_dir(args, shape)
     output_dir.mkdir(parents=True, exist_ok=True)

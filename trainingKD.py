@@ -40,7 +40,7 @@ from engine.runner import fit
 from engine.schedule import make_optimizer, make_scheduler
 from engine.cli import run_cli
 from engine.setup import start_run, training_module
-from engine.data import make_dataset, make_loader
+from engine.data import check_views, make_dataset, make_loader
 from model.crd import NEGATIVE_DEFAULTS, NEGATIVES, OBJECTIVES, POSITIVES, WEIGHTINGS
 from model.distill import DistillObjective, freeze
 from model.encoders import IMAGE_BACKBONES
@@ -185,6 +185,7 @@ def main(argv=None):
     teacher = precision.prepare(teacher)
     student, train_student = training_module(precision.prepare(student), args, device)
     train_set = make_dataset(args, "train", args.shape)
+    check_views(teacher_args, train_set)
     teacher_val = make_dataset(args, "val", args.shape)
     val_set = make_dataset(args, "val", None)
     # created once the teacher and the data have loaded, so that bad input leaves no empty run directory behind

@@ -9,9 +9,11 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, default_collate
 
+from auxiliary.errors import InputError
 from engine import distributed
 from dataset.sampler import EpochSampler
 from dataset.classes import SHAPE_DIRS
+from dataset.multiview import read_spec
 from dataset.synthetic import ensure_synthetic, ensure_synthetic_views
 from dataset.synthetic_many import ensure_many
 from dataset.transforms import Augmentation
@@ -48,6 +50,27 @@ def make_dataset(args, split: str, shape=None, classes=None) -> ViewpointDataset
         eval_novel=getattr(args, "eval_novel", False),
         table=getattr(args, "table", None),
         skip_bad=getattr(args, "skip_bad", False))
+
+
+def resolve_view_tour(args) -> None:
+    """``--view_tour 0`` (the default) of a multi-view network about to be built: the data's number of rings."""
+    if args.shape == "MultiView" and not args.view_tour:
+        args.view_tour = int(read_spec(data_root(args, args.shape) / shape_dir(args, args.shape))["tour"])
+
+
+def check_views(model_args: dict, dataset: ViewpointDataset) -> None:
+    """A multi-view network reads the ring its data was rendered on: as many views, on as many elevation rings
+    (the ring's order carries the model's frame, and the correlation fusion spreads each ring over the azimuth
+    bins); otherwise one error naming the data's views.json."""
+    if dataset.view_spec is None or model_args.get("shape") != "MultiView":
+        return
+    spec = dataset.view_spec
+    data = (int(spec["view_num"]), int(spec["tour"]))
+    network = (int(model_args["view_num"]), int(model_args.get("view_tour", data[1])))
+    if data != network:
+        raise InputError(f"{dataset.root / dataset.shape_dir / 'views.json'}: {data[0]} views on {data[1]} ring(s), "
+                         f"but the network reads {network[0]} views on {network[1]} ring(s) "
+                         f"(--view_num, --view_tour)")
 
 
 def collate_skipping(items):

@@ -6,7 +6,7 @@ import argparse
 from dataset.classes import DATASETS, SHAPES, parse_class_list
 from dataset.pointcloud import POINT_NORMS
 from dataset.transforms import AUGMENTATIONS
-from model.encoders import IMAGE_BACKBONES
+from model.encoders import IMAGE_BACKBONES, VIEW_ENCODERS
 from engine.schedule import OPTIMIZERS, SCHEDULES
 from model.estimator import HEADS, INITS
 from model.fusion import FUSIONS
@@ -87,10 +87,15 @@ def model_parser() -> argparse.ArgumentParser:
                         "compared with the cloud turned to each bin (point clouds)")
     g.add_argument("--view_num", type=int, default=12,
                    help="MultiView: views per CAD model (the data's views.json must have as many)")
-    g.add_argument("--view_encoder", default="resnet18", choices=IMAGE_BACKBONES,
-                   help="MultiView: the backbone shared by the views")
+    g.add_argument("--view_encoder", default="resnet18", choices=VIEW_ENCODERS,
+                   help="MultiView: the backbone shared by the views (small: a 4-layer CNN of PointNet's order of cost)")
     g.add_argument("--view_feature_dim", type=int, default=256,
-                   help="MultiView: feature of each view; the shape feature is the views' features concatenated")
+                   help="MultiView: feature of each view; the shape feature is the views' features concatenated "
+                        "(correlation fusion: spread over the azimuth bins, each ring's as its own channels)")
+    g.add_argument("--view_size", type=int, default=0,
+                   help="MultiView: resize the views to this size before encoding (0: as rendered)")
+    g.add_argument("--view_tour", type=int, default=0,
+                   help="MultiView: elevation rings of the views (0: as many as the data's views.json says)")
     g.add_argument("--head", default="linear", choices=HEADS,
                    help="image-only network: mlp (the reference's 800-400-200 MLP with BatchNorm), linear "
                         "(the backbone's last layer maps straight to the 200-d feature) or direct (the heads read "

@@ -7,6 +7,7 @@ from torch import nn
 import torchvision
 
 IMAGE_BACKBONES = ("resnet18", "resnet34", "resnet50", "vgg11")
+VIEW_ENCODERS = IMAGE_BACKBONES + ("small",)
 
 
 class ImageEncoder(nn.Module):
@@ -54,22 +55,82 @@ class PointNetEncoder(nn.Module):
         return self.layers(points).amax(dim=2)
 
 
+class SmallConvNet(nn.Module):
+    """A small CNN for the renders of a multi-view shape (``--view_encoder small``), of PointNet's order of cost:
+    four 3x3 convolutions of stride 2 (3 -> 32 -> 64 -> 128 -> 128 channels, BatchNorm and ReLU after each),
+    global average pooling, one Linear layer to ``feature_dim``: (B, 3, S, S) -> (B, D)."""
+
+    def __init__(self, feature_dim: int = 256):
+        super().__init__()
+        layers, width = [], 3
+        for out in (32, 64, 128, 128):
+            layers += [nn.Conv2d(width, out, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(out),
+                       nn.ReLU(inplace=True)]
+            width = out
+        self.layers = nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(width, feature_dim))
+        self.feature_dim = feature_dim
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        return self.layers(image)
+
+
+def ring_map(view_num: int, tour: int, bins: int) -> torch.Tensor:
+    """(bins, view_num // tour) weights that spread a ring's views over ``bins`` azimuth directions: view k (at
+    azimuth ``360 k / per_ring``, :func:`dataset.multiview.ring`) lands on direction bin ``k * bins / per_ring``
+    and the bins between two views mix them linearly, so that a turn by one ring step (which rolls the ring's
+    views by one, :func:`dataset.multiview.turn_views`) rolls the map by ``bins / per_ring`` bins."""
+    per_ring = view_num // tour
+    if view_num % tour or bins % per_ring:
+        raise ValueError(f"a ring of {per_ring} views ({view_num} views on {tour} rings) cannot be spread over "
+                         f"{bins} azimuth bins: bins must be a multiple of the views per ring")
+    step = bins // per_ring
+    weights = torch.zeros(bins, per_ring)
+    for k in range(per_ring):
+        for t in range(step):
+            weights[k * step + t, k] += 1 - t / step
+            weights[k * step + t, (k + 1) % per_ring] += t / step
+    return weights
+
+
 class MultiViewEncoder(nn.Module):
     """PoseFromShape's multi-view encoder: one backbone shared across the ``view_num`` renders, each view to
     ``view_feature_dim``, the features concatenated in the ring's order (which carries the model's frame):
-    (B, V, 3, S, S) -> (B, V * D)."""
+    (B, V, 3, S, S) -> (B, V * D).
 
-    def __init__(self, name: str = "resnet18", view_num: int = 12, view_feature_dim: int = 256):
+    ``view_size``: the renders are resized to it first (antialiased; 0 keeps them as stored). ``bins``: the
+    features become a map over that many azimuth directions for the correlation fusion, (B, tour * D, bins),
+    each of the ``tour`` elevation rings spread over the directions by :func:`ring_map` (the rings' maps are
+    stacked as channels), so that the map turns with the model as a point cloud's does
+    (:class:`CylinderEncoder`)."""
+
+    def __init__(self, name: str = "resnet18", view_num: int = 12, view_feature_dim: int = 256,
+                 view_size: int = 0, tour: int = 2, bins: int | None = None):
         super().__init__()
-        self.encoder = ImageEncoder(name, view_feature_dim)
-        self.view_num = view_num
-        self.feature_dim = view_num * view_feature_dim
+        if name not in VIEW_ENCODERS:
+            raise ValueError(f"unknown view encoder {name!r}; choose from {', '.join(VIEW_ENCODERS)}")
+        self.encoder = SmallConvNet(view_feature_dim) if name == "small" else ImageEncoder(name, view_feature_dim)
+        self.view_num, self.view_size, self.tour, self.bins = view_num, view_size, tour, bins
+        if bins:
+            self.register_buffer("spread", ring_map(view_num, tour, bins), persistent=False)
+            self.channels = tour * view_feature_dim
+            self.feature_dim = self.channels * bins
+        else:
+            self.feature_dim = view_num * view_feature_dim
 
     def forward(self, views: torch.Tensor) -> torch.Tensor:
         b, v = views.shape[:2]
         if v != self.view_num:
             raise ValueError(f"the network reads {self.view_num} views per model, the batch has {v}")
-        return self.encoder(views.flatten(0, 1)).reshape(b, -1)
+        views = views.flatten(0, 1)
+        if self.view_size and views.shape[-1] != self.view_size:
+            views = nn.functional.interpolate(views, size=(self.view_size, self.view_size), mode="bilinear",
+                                              antialias=True, align_corners=False)
+        features = self.encoder(views)
+        if not self.bins:
+            return features.reshape(b, -1)
+        rings = features.reshape(b, self.tour, v // self.tour, -1)  # (B, tour, per_ring, D)
+        directions = torch.einsum("kp,brpd->brdk", self.spread, rings)  # (B, tour, D, bins)
+        return directions.reshape(b, self.channels, self.bins)
 
 
 class CylinderEncoder(nn.Module):

@@ -49,7 +49,8 @@ class PoseEstimator(nn.Module):
     The shape is a point cloud (``shape='PointCloud'``: PointNet to ``shape_feature_dim``; with
     ``fusion='correlation'``, :class:`CylinderEncoder`: ``shape_feature_dim`` channels in each azimuth bin's
     direction) or multi-view renders (``shape='MultiView'``: :class:`MultiViewEncoder`,
-    ``view_num * view_feature_dim``)."""
+    ``view_num * view_feature_dim``; with ``fusion='correlation'``, ``tour * view_feature_dim`` channels in each
+    azimuth bin's direction, ``view_tour`` being the number of elevation rings of the renders)."""
 
     kind = "teacher"
     feature_dim = FEATURE_DIM
@@ -57,17 +58,17 @@ class PoseEstimator(nn.Module):
     def __init__(self, img_encoder: str = "resnet50", img_feature_dim: int = 1024, shape_feature_dim: int = 1024,
                  fusion: str = "deform", num_bins=(24, 12, 24), pretrained: bool = False,
                  init: str = "torchvision", shape: str = "PointCloud", view_num: int = 12,
-                 view_encoder: str = "resnet18", view_feature_dim: int = 256):
+                 view_encoder: str = "resnet18", view_feature_dim: int = 256, view_size: int = 0,
+                 view_tour: int = 2):
         super().__init__()
         self.image_encoder = ImageEncoder(img_encoder, img_feature_dim)
-        if fusion == "correlation" and shape != "PointCloud":
-            raise ValueError("the correlation fusion reads a point cloud (--shape PointCloud)")
-        if fusion == "correlation":
-            self.shape_encoder = CylinderEncoder(shape_feature_dim, num_bins[0])
-        elif shape == "PointCloud":
-            self.shape_encoder = PointNetEncoder(shape_feature_dim)
+        correlation = fusion == "correlation"
+        if shape == "PointCloud":
+            self.shape_encoder = (CylinderEncoder(shape_feature_dim, num_bins[0]) if correlation
+                                  else PointNetEncoder(shape_feature_dim))
         elif shape == "MultiView":
-            self.shape_encoder = MultiViewEncoder(view_encoder, view_num, view_feature_dim)
+            self.shape_encoder = MultiViewEncoder(view_encoder, view_num, view_feature_dim, view_size, view_tour,
+                                                  bins=num_bins[0] if correlation else None)
         else:
             raise ValueError(f"unknown shape representation {shape!r}; choose PointCloud or MultiView")
         self.shape = shape
@@ -163,7 +164,7 @@ def model_args_from(args) -> dict:
                   "shape_feature_dim": args.shape_feature_dim, "fusion": fusion_of(args), "num_bins": num_bins}
     if args.shape == "MultiView":
         model_args.update(shape="MultiView", view_num=args.view_num, view_encoder=args.view_encoder,
-                          view_feature_dim=args.view_feature_dim)
+                          view_feature_dim=args.view_feature_dim, view_size=args.view_size, view_tour=args.view_tour)
     return model_args
 
 

@@ -46,6 +46,10 @@ OURS = ["--img_encoder", "resnet18", "--augment", "none", "--schedule", "cosine"
 IMAGE = OURS + ["--shape", "None"]
 CLOUD = OURS + ["--shape", "PointCloud", "--img_feature_dim", "256", "--shape_feature_dim", "256",
                 "--point_num", "250"]
+# multi-view shapes at a point cloud's cost: the 12 renders resized to the image's 32 px and read by a small CNN,
+# 128-d a view (the correlation fusion gets 2 rings x 128 = 256 channels a direction, as the cloud's 256)
+VIEWS = OURS + ["--shape", "MultiView", "--img_feature_dim", "256", "--view_encoder", "small", "--view_feature_dim",
+                "128", "--view_size", "32"]
 CONTROL = ["--schedule", "cosine"]
 NOVEL = ["--novel"]
 # students (§2 of the issue): image only, trained on the base categories of the zero-shot split and scored on
@@ -165,13 +169,23 @@ RUNS = {
     # the same light offset loss on the teacher (its fusion keeps the 200-d layer): does it fit faster too?
     "cloud_corr_ow01": ("teacher, point cloud, correlation fusion, offset loss weight 0.1", "training.py",
                         CLOUD + ["--fusion", "correlation", "--offset_weight", "0.1"]),
+    # the other shape representation: multi-view renders, read through the correlation fusion (each ring's views
+    # spread over the azimuth bins) and through the linear fusion (their features concatenated, as PoseFromShape)
+    "novel_views_corr": ("teacher, multi-view, correlation fusion", "training.py",
+                         VIEWS + ["--fusion", "correlation"] + NOVEL),
+    "novel_views_corr_random": ("teacher, multi-view, correlation fusion, `--random`", "training.py",
+                                VIEWS + ["--fusion", "correlation", "--random"] + NOVEL),
+    "novel_views_linear": ("teacher, multi-view, linear fusion", "training.py", VIEWS + ["--fusion", "linear"] + NOVEL),
+    "views_corr": ("teacher, multi-view, correlation fusion", "training.py", VIEWS + ["--fusion", "correlation"]),
+    "views_linear": ("teacher, multi-view, linear fusion", "training.py", VIEWS + ["--fusion", "linear"]),
 }
 # the order of the work: zero-shot (where the shape should matter most) over every seed and set, then supervised,
 # then the search rows and the image path at 64 px
 SEARCH = ("novel_cloud_film_random_sphere", "novel_cloud_corr", "novel_cloud_corr_random", "cloud_corr", "control_64",
           "image_64", "image_64_light", "image_64_direct_ow01", "cloud_64", "cloud_64_paper", "cloud_64_linear",
           "image_no_offset", "image_direct", "image_bare", "image_direct_ow01", "image_direct_detach",
-          "cloud_corr_ow01", "novel_cloud_corr_2ep", "novel_cloud_corr_p8")
+          "cloud_corr_ow01", "novel_cloud_corr_2ep", "novel_cloud_corr_p8", "novel_views_corr", "views_corr",
+          "novel_views_corr_random", "novel_views_linear", "views_linear")
 # student row -> the row it distils: ``..._of_image`` the image-only network, ``..._of_corr_X`` the correlation
 # teacher ``novel_cloud_corr_X``, any other the correlation teacher
 STUDENTS = {k: "novel_image" if k.endswith("_of_image") else
@@ -191,7 +205,7 @@ DEPENDS = {**{k: {"teacher": t} for k, t in STUDENTS.items()},
 GROUPS = (tuple(k for k in RUNS if k.startswith("novel_") and k not in SEARCH),
           tuple(k for k in RUNS if not k.startswith(("novel_", "student_", "shot10_")) and k not in SEARCH), SEARCH,
           tuple(STUDENTS), SHOTS)
-TEACHERS = tuple(k for k in RUNS if "cloud" in k and k not in SHOTS)  # probed (the 10-shot ones are not)
+TEACHERS = tuple(k for k in RUNS if ("cloud" in k or "views" in k) and k not in SHOTS)  # probed (the 10-shot ones are not)
 DEFAULT_EPOCHS = 6
 PROBE = ("own", "same class", "other class", "turned")
 

@@ -39,7 +39,7 @@ from auxiliary.errors import InputError  # noqa: E402
 from auxiliary.files import atomic_write_text  # noqa: E402
 from engine.cli import run_cli  # noqa: E402
 from dataset.multiview import ring_step
-from engine.data import make_dataset, make_loader  # noqa: E402
+from engine.data import check_views, make_dataset, make_loader  # noqa: E402
 from engine.loop import evaluate  # noqa: E402
 from engine.setup import resolve_device  # noqa: E402
 from model.estimator import network_from_checkpoint  # noqa: E402
@@ -84,6 +84,7 @@ def main(argv=None):
     testing.resolve_settings(args, checkpoint)
     model = network_from_checkpoint(checkpoint, args.model).to(device)
     dataset = make_dataset(args, "val", args.shape)
+    check_views(checkpoint["model_args"], dataset)
     if dataset.view_spec is not None:  # views exist at the ring's azimuths only: turn by a multiple of its step
         step = ring_step(dataset.view_spec)
         args.turn = step * max(1, round(args.turn / step))

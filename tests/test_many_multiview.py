@@ -16,6 +16,7 @@ import training
 import trainingKD
 import vis_tSNE
 from auxiliary.rotation import project_points
+from auxiliary.errors import InputError
 from dataset.annotations import AnnotationTable
 from dataset.check import scan
 from dataset.multiview import (MultiViewError, make_spec, mirror_views, read_spec, read_views, render_views,
@@ -172,6 +173,104 @@ def test_multiview_teacher_gradients_reach_the_view_encoder():
     assert model.shape_encoder.encoder.backbone.conv1.weight.grad.abs().sum() > 0
     with pytest.raises(ValueError, match="4 views"):
         model(torch.randn(3, 3, 32, 32), torch.randn(3, 5, 3, 24, 24))
+
+
+def test_view_map_and_correlation_logits_turn_with_the_views():
+    """A model turned by one ring step (60 degrees: each ring's views roll by one, :func:`turn_views`) has an
+    azimuth label 4 bins lower: the views' direction map rolls by +4 bins, the correlation logits by -4, and every
+    other output stays the same, as with a point cloud."""
+    torch.manual_seed(0)
+    model = PoseEstimator("resnet18", 32, 8, fusion="correlation", shape="MultiView", view_num=12, view_tour=2,
+                          view_encoder="small", view_feature_dim=4).eval()
+    with torch.no_grad():  # a trained-looking modulation, so that the shape reaches every head
+        model.fusion.film.modulation.weight.normal_()
+        model.fusion.query.weight.normal_()
+    views = torch.rand(1, 12, 3, 16, 16)
+    turned = torch.from_numpy(turn_views(views[0].numpy(), 60.0, 2))[None]
+    image = torch.randn(1, 3, 32, 32)
+    with torch.no_grad():
+        maps = [model.shape_encoder(v) for v in (views, turned)]
+        outs = [model(image, v)["outputs"] for v in (views, turned)]
+        correlation = [model.fusion(torch.cat([m.flatten(1), model.image_encoder(image)], 1))[1] for m in maps]
+    assert maps[0].shape == (1, 2 * 4, 24) and model.shape_encoder.feature_dim == 8 * 24
+    assert torch.allclose(maps[0].roll(4, dims=2), maps[1], atol=1e-5)
+    assert torch.allclose(correlation[0].roll(-4, dims=1), correlation[1], atol=1e-5)
+    assert not torch.allclose(correlation[0], correlation[1], atol=1e-3)
+    for before, after in zip(outs[0][1:], outs[1][1:]):
+        assert torch.allclose(before, after, atol=1e-5)
+    # between two views the map mixes them linearly: bin 2 of a ring is half view 0, half view 1
+    features = model.shape_encoder.encoder(views[0]).reshape(2, 6, 4)
+    assert torch.allclose(maps[0][0, :4, 2], (features[0, 0] + features[0, 1]) / 2, atol=1e-5)
+    assert torch.allclose(maps[0][0, 4:, 4], features[1, 1], atol=1e-5)
+
+
+def _views_task(n: int, rng: np.random.Generator):
+    """Every sample a new model: 12 views (2 rings of 6) of random colours, the front one of each ring marked
+    red, turned counter-clockwise by k ring steps (60 degrees: each ring rolls by k), which gives it the azimuth
+    label -4k bins. Only the views tell the pose (the images are noise)."""
+    views = rng.uniform(0.0, 0.5, (n, 2, 6, 3, 8, 8))
+    views[:, :, 0, 0] = 1.0
+    steps = rng.integers(0, 6, n)
+    views = np.stack([np.roll(v, k, axis=1) for v, k in zip(views, steps)]).reshape(n, 12, 3, 8, 8)
+    return torch.tensor(views, dtype=torch.float32), torch.tensor((-4 * steps) % 24)
+
+
+def test_a_teacher_that_reads_its_views_beats_one_given_shuffled_views():
+    """Zero-shot in miniature for multi-view shapes: trained on some models, scored on new ones; the correlation
+    teacher finds the turn from its views, one trained on views shuffled between samples stays near chance (1 in 6),
+    and the first drops to it when its views are shuffled at test time."""
+    rng = np.random.default_rng(0)
+    views, labels = _views_task(512, rng)
+    test_views, test_labels = _views_task(256, rng)
+    test_images = torch.randn(256, 3, 8, 8, generator=torch.Generator().manual_seed(2))
+    accuracy = {}
+    for name, order in (("own", torch.arange(512)), ("shuffled", torch.randperm(512, generator=torch.Generator()
+                                                                                   .manual_seed(0)))):
+        torch.manual_seed(0)
+        model = PoseEstimator("resnet18", 32, 8, "correlation", shape="MultiView", view_num=12, view_tour=2,
+                              view_encoder="small", view_feature_dim=8)
+        optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+        for step in range(48):
+            batch = torch.arange(step * 32, step * 32 + 32) % 512
+            optimizer.zero_grad()
+            logits = model(torch.randn(32, 3, 8, 8), views[order[batch]])["outputs"][0]
+            torch.nn.functional.cross_entropy(logits, labels[batch]).backward()
+            optimizer.step()
+        model.eval()
+        with torch.no_grad():
+            accuracy[name] = (model(test_images, test_views)["outputs"][0].argmax(1) == test_labels).float().mean()
+            if name == "own":
+                other = test_views[torch.randperm(256, generator=torch.Generator().manual_seed(1))]
+                accuracy["own, shuffled at test"] = (model(test_images, other)["outputs"][0].argmax(1)
+                                                     == test_labels).float().mean()
+    assert accuracy["own"] > 0.9 and accuracy["shuffled"] < 0.3, accuracy
+    assert accuracy["own, shuffled at test"] < 0.3, accuracy
+
+
+def test_views_are_resized_before_encoding_and_the_small_encoder_learns():
+    torch.manual_seed(0)
+    small = PoseEstimator("resnet18", 32, 8, "linear", shape="MultiView", view_num=4, view_encoder="small",
+                          view_feature_dim=8, view_size=12)
+    views = torch.rand(2, 4, 3, 24, 24)
+    resized = torch.nn.functional.interpolate(views.flatten(0, 1), size=(12, 12), mode="bilinear", antialias=True)
+    encoder = small.shape_encoder.eval()
+    with torch.no_grad():
+        assert torch.allclose(encoder(views), encoder.encoder(resized).reshape(2, -1), atol=1e-6)
+    small.train()
+    out = small(torch.randn(2, 3, 32, 32), views)
+    sum(o.sum() for o in out["outputs"]).backward()
+    assert small.shape_encoder.encoder.layers[0].weight.grad.abs().sum() > 0
+
+
+def test_a_view_ring_other_than_the_data_s_is_one_error(many_root, tmp_path):
+    common = ["--dataset", "SyntheticMany", "--data_dir", str(many_root), "--shape", "MultiView"]
+    with pytest.raises(InputError, match="views.json: 4 views on 1 ring.*reads 4 views on 2 ring"):
+        training.main(TINY + common + ["--view_tour", "2", "--output_dir", str(tmp_path / "t")])
+    out = training.main(TINY + common + ["--fusion", "correlation", "--view_encoder", "small",
+                                         "--view_size", "16", "--output_dir", str(tmp_path / "c")])
+    result = testing.main(["--dataset", "SyntheticMany", "--data_dir", str(many_root), "--model",
+                           str(out / "model_best.pth"), "--workers", "0", "--output_dir", str(tmp_path / "test")])
+    assert result["table"]["mean"]["n"] == 10 * 2
 
 
 @pytest.mark.parametrize("shape", ["PointCloud", "MultiView"])

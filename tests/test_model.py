@@ -267,9 +267,10 @@ def test_correlation_fusion_turns_its_azimuth_logits_with_the_cloud_and_nothing_
     assert model.shape_encoder.feature_dim == 8 * 24
 
 
-def test_correlation_fusion_needs_a_point_cloud_and_a_map_of_bins():
-    with pytest.raises(ValueError, match="reads a point cloud"):
-        PoseEstimator("resnet18", 32, 8, fusion="correlation", shape="MultiView", view_num=4, view_feature_dim=8)
+def test_correlation_fusion_needs_a_map_of_bins():
+    with pytest.raises(ValueError, match="multiple of the views per ring"):  # 5 views a ring over 24 bins
+        PoseEstimator("resnet18", 32, 8, fusion="correlation", shape="MultiView", view_num=10, view_tour=2,
+                      view_feature_dim=8)
     with pytest.raises(ValueError, match="bins x channels"):
         build_fusion("correlation", 40, 8, shape_dim=10, bins=4)
 
@@ -283,7 +284,7 @@ def test_the_default_fusion_is_the_correlation_for_point_clouds_and_the_linear_f
     assert cloud.fusion == "auto"
     assert model_args_from(flags(fusion=cloud.fusion))["fusion"] == "correlation"
     views = model_args_from(flags(fusion="auto", shape="MultiView", view_num=4, view_encoder="resnet18",
-                                  view_feature_dim=8))
+                                  view_feature_dim=8, view_size=0, view_tour=2))
     assert views["fusion"] == "linear"
     assert model_args_from(flags(fusion=parse(["--fusion", "deform"]).fusion))["fusion"] == "deform"
     teacher = build_model(model_args_from(flags(fusion="auto", shape_feature_dim=8)))
