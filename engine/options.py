@@ -79,12 +79,12 @@ def model_parser() -> argparse.ArgumentParser:
     g.add_argument("--shape_feature_dim", type=int, default=1024,
                    help="width of the PointNet shape feature (correlation fusion: channels per azimuth direction)")
     g.add_argument("--fusion", default="auto", choices=("auto",) + FUSIONS,
-                   help="auto (the default): correlation with --shape PointCloud, linear with MultiView (the best "
-                        "measured, docs/experiments/shape.md); "
+                   help="auto (the default): correlation, for point clouds and views (the fusion measured to read its "
+                        "shape, docs/experiments/shape.md); "
                         "deform: the 3DAug 1x1-conv fusion; mlp: PoseFromShape's MLP; linear: one Linear layer; "
                         "residual: one Linear layer plus a zero-initialised ReLU MLP; film: the shape scales and shifts the "
                         "image feature (FiLM), then one Linear layer; correlation: azimuth logits from the image "
-                        "compared with the cloud turned to each bin (point clouds)")
+                        "compared with the shape turned to each bin (a cloud's directions, or each ring of views)")
     g.add_argument("--view_num", type=int, default=12,
                    help="MultiView: views per CAD model (the data's views.json must have as many)")
     g.add_argument("--view_encoder", default="resnet18", choices=VIEW_ENCODERS,

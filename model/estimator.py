@@ -145,13 +145,10 @@ MODEL_KINDS = {"teacher": PoseEstimator, "image": ImageEstimator}
 
 
 def fusion_of(args) -> str:
-    """The teacher's fusion: ``--fusion auto`` is the correlation fusion for point clouds (it reads the cloud and
-    learns fastest, docs/experiments/shape.md) and the linear one for multi-view shapes, which the correlation
-    fusion cannot read."""
+    """The teacher's fusion: ``--fusion auto`` is the correlation fusion, for point clouds and multi-view shapes
+    alike (the one measured to read its shape and carry it to novel categories, docs/experiments/shape.md)."""
     fusion = getattr(args, "fusion", "auto")
-    if fusion == "auto":
-        return "correlation" if getattr(args, "shape", "PointCloud") == "PointCloud" else "linear"
-    return fusion
+    return "correlation" if fusion == "auto" else fusion
 
 
 def model_args_from(args) -> dict:

@@ -275,9 +275,9 @@ def test_correlation_fusion_needs_a_map_of_bins():
         build_fusion("correlation", 40, 8, shape_dim=10, bins=4)
 
 
-def test_the_default_fusion_is_the_correlation_for_point_clouds_and_the_linear_for_views():
-    """``--fusion auto`` (the default) resolves when the network is built: a point-cloud teacher gets the
-    correlation fusion, a multi-view one (which the correlation cannot read) the linear; a named fusion stays."""
+def test_the_default_fusion_is_the_correlation_for_point_clouds_and_views():
+    """``--fusion auto`` (the default) resolves when the network is built: a point-cloud teacher and a multi-view one
+    get the correlation fusion (views spread over the azimuth bins); a named fusion stays."""
     from engine.options import model_parser
     parse = model_parser().parse_args
     cloud = parse([])
@@ -285,7 +285,8 @@ def test_the_default_fusion_is_the_correlation_for_point_clouds_and_the_linear_f
     assert model_args_from(flags(fusion=cloud.fusion))["fusion"] == "correlation"
     views = model_args_from(flags(fusion="auto", shape="MultiView", view_num=4, view_encoder="resnet18",
                                   view_feature_dim=8, view_size=0, view_tour=2))
-    assert views["fusion"] == "linear"
+    assert views["fusion"] == "correlation"
+    assert build_model(views).shape_encoder.feature_dim == 2 * 8 * 24  # 2 rings of 8-d view features a direction
     assert model_args_from(flags(fusion=parse(["--fusion", "deform"]).fusion))["fusion"] == "deform"
     teacher = build_model(model_args_from(flags(fusion="auto", shape_feature_dim=8)))
     assert type(teacher.fusion).__name__ == "CorrelationFusion"
