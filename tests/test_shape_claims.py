@@ -57,6 +57,16 @@ def test_table_curves_probes_and_targets_from_finished_runs_and_their_archive(tm
     assert not any("linear fusion" in line for line in lines)
 
 
+def test_the_table_says_how_far_a_zero_shot_teachers_best_epoch_is_above_its_last(tmp_path, monkeypatch):
+    args, runs = two_seeds(tmp_path, monkeypatch, "tuning")
+    fake_run(runs / "seed1" / "novel_cloud_film_random", [30.0, 25.0], probe=(30.0, 28.0, 10.0, 29.0))  # best: epoch 1
+    fake_run(runs / "seed2" / "novel_cloud_film_random", [15.0, 36.0], probe=(36.0, 30.0, 14.0, 35.0))  # best: last
+    fake_run(runs / "seed1" / "cloud_film_random", [30.0, 20.0], probe=(30.0, 28.0, 10.0, 29.0))  # supervised: not counted
+    lines = shape_claims.table_lines(shape_claims.finished(args), args)
+    gap = next(line for line in lines if line.startswith("A zero-shot teacher's best epoch"))
+    assert "is 0.0 to 5.0 points (mean 2.5) above the last epoch's over these 2 probed runs" in gap
+
+
 def test_the_best_teacher_is_chosen_among_the_rows_with_the_most_seeds(tmp_path, monkeypatch):
     args, runs = two_seeds(tmp_path, monkeypatch, "tuning")
     fake_run(runs / "seed1" / "novel_cloud_film_random", [15.0, 40.0], probe=(40.0, 38.0, 12.0, 39.0))
