@@ -77,7 +77,7 @@ def shape_summary(latest: bool = False) -> list[str]:
     # the zero-shot rows, not the teachers weakened for the students' equal-accuracy control
     keys = [k for k in shape_claims.RUNS if k.startswith("novel_") and k not in shape_claims.WEAKENED]
     lines = ["| zero-shot, novel-category Acc30 after the last epoch (seeds) | tuning set | held-out set | "
-             "best checkpoint, own cloud / another category's (tuning; held-out) |", "| --- | --- | --- | --- |"]
+             "best checkpoint, own shape / another category's (tuning; held-out) |", "| --- | --- | --- | --- |"]
     budgets = shape_claims.budgets(args)
     for epochs in [max(budgets)] if latest else budgets:
         results = shape_claims.finished(shape_claims.with_epochs(args, epochs))
