@@ -494,7 +494,7 @@ def target_lines(results: dict) -> list[str]:
             if probes:
                 losses = [p["own"]["acc30"] - p["other class"]["acc30"] for p in probes]
                 met = "yes" if statistics.mean(losses) >= 10 else "no"
-                lines.append(f"| {'zero-shot' if novel else 'supervised'}: best teacher, own cloud - another "
+                lines.append(f"| {'zero-shot' if novel else 'supervised'}: best teacher, own shape - another "
                              f"category's | +10 | {name} | {key} | {len(probes)} | {spread(losses, signed=True)} | "
                              f"{met} |")
     return lines + [""]

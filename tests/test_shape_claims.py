@@ -52,7 +52,7 @@ def test_table_curves_probes_and_targets_from_finished_runs_and_their_archive(tm
     assert "| 2 | 15.0 38.0 | 38.0 ± 2.8 | 52.0 ± 2.8 | 76.0 ± 5.7 |" in film and "38.0 ± 2.8 / 34.0 ± 5.7 / 13.0 ± 1.4 / 37.0 ± 2.8" in film
     best = next(line for line in lines if line.startswith("| zero-shot: best teacher - image-only"))
     assert "| novel_cloud_film_random | 2 | +16.0 ± 5.7 | yes |" in best     # 40 - 20 and 36 - 24
-    reads = next(line for line in lines if "own cloud - another category's" in line)
+    reads = next(line for line in lines if "own shape - another category's" in line)
     assert "| 2 | +25.0 ± 4.2 | yes |" in reads                               # 40 - 12 and 36 - 14
     assert not any("linear fusion" in line for line in lines)
 
@@ -105,7 +105,7 @@ def test_the_held_out_set_scores_the_teacher_chosen_on_the_tuning_set(tmp_path, 
     lines = shape_claims.target_lines(results)
     best = [line for line in lines if line.startswith("| zero-shot: best teacher - image-only")]
     assert "| heldout | novel_cloud_film | 2 | +9.0 ± 1.4 | no |" in best[1]  # 30 - 20 and 32 - 24
-    reads = [line for line in lines if "own cloud - another category's" in line and "| heldout |" in line]
+    reads = [line for line in lines if "own shape - another category's" in line and "| heldout |" in line]
     assert "| novel_cloud_film | 2 | +11.0 ± 1.4 | yes |" in reads[0]    # 30 - 20 and 32 - 20
 
 
