@@ -142,6 +142,10 @@ RUNS = {
                             CLOUD + ["--fusion", "correlation", "--point_num", "8"] + NOVEL),
     "student_crd_kl_a1_of_corr_p8": ("student, CRD + KL, alpha 1, of the correlation teacher on 8 points",
                                      "trainingKD.py", STUDENT + CRD + KL_A1),
+    # a student of the multi-view correlation teacher (``novel_views_corr``), the best zero-shot teacher once its
+    # seeds were in: the students above distil the point-cloud correlation teacher, the best when they were run
+    "student_crd_kl_of_views": ("student, CRD + KL, of the multi-view correlation teacher", "trainingKD.py",
+                                STUDENT + CRD + KL),
     "shot10_image": ("image-only network", "training.py", IMAGE + SHOT + ["--model", "{init}/model_best.pth"]),
     "shot10_cloud_corr": ("teacher, point cloud, correlation fusion", "training.py",
                           CLOUD + ["--fusion", "correlation"] + SHOT + ["--model", "{init}/model_best.pth"]),
@@ -188,9 +192,10 @@ SEARCH = ("novel_cloud_film_random_sphere", "novel_cloud_corr", "novel_cloud_cor
           "image_no_offset", "image_direct", "image_bare", "image_direct_ow01", "image_direct_detach",
           "cloud_corr_ow01", "novel_cloud_corr_2ep", "novel_cloud_corr_p8", "novel_views_corr", "views_corr",
           "novel_views_corr_random", "novel_views_linear", "views_linear")
-# student row -> the row it distils: ``..._of_image`` the image-only network, ``..._of_corr_X`` the correlation
-# teacher ``novel_cloud_corr_X``, any other the correlation teacher
-STUDENTS = {k: "novel_image" if k.endswith("_of_image") else
+# student row -> the row it distils: ``..._of_image`` the image-only network, ``..._of_views`` the multi-view
+# correlation teacher, ``..._of_corr_X`` the correlation teacher ``novel_cloud_corr_X``, any other the correlation
+# teacher
+STUDENTS = {k: "novel_image" if k.endswith("_of_image") else "novel_views_corr" if k.endswith("_of_views") else
             f"novel_cloud_corr_{k.rsplit('_of_corr_', 1)[1]}" if "_of_corr_" in k else "novel_cloud_corr"
             for k in RUNS if k.startswith("student_")}
 # rows trained for another epoch count than ``--epochs`` (they belong to its budget: their students train for it)
@@ -230,6 +235,10 @@ TARGETS = (
     ("base categories: student of the correlation teacher on 8 points (trained to the end) - of the image-only "
      "network (CRD + KL, alpha 1)", "student_crd_kl_a1_of_corr_p8", "student_crd_kl_a1_of_image", 0.0),
     ("base categories: student, CRD + KL, alpha 1 - pose loss only", "student_crd_kl_a1", "student_pose", 3.0),
+    ("base categories: student of the multi-view teacher, CRD + KL - pose loss only", "student_crd_kl_of_views",
+     "student_pose", 3.0),
+    ("base categories: student of the multi-view teacher - of the image-only network (CRD + KL)",
+     "student_crd_kl_of_views", "student_crd_kl_of_image", 0.0),
 )
 
 

@@ -187,6 +187,12 @@ def test_commands_name_the_set_split_and_seed(tmp_path):
     student = shape_claims.command_of("student_crd_kl_a1_of_corr_p8", args, "tuning", 2)
     assert student[student.index("--teacher_model") + 1].endswith("tuning/seed2/novel_cloud_corr_p8/model_best.pth")
     assert shape_claims.STUDENTS["student_crd_kl_a1_of_corr_p8"] == "novel_cloud_corr_p8"
+    # the student of the multi-view teacher differs from the CRD + KL student in the teacher it distils alone
+    views = shape_claims.command_of("student_crd_kl_of_views", args, "tuning", 2)
+    reference = shape_claims.command_of("student_crd_kl", args, "tuning", 2)
+    assert views[views.index("--teacher_model") + 1].endswith("tuning/seed2/novel_views_corr/model_best.pth")
+    assert blank(views, "--teacher_model", "--output_dir") == blank(reference, "--teacher_model", "--output_dir")
+    assert shape_claims.DEPENDS["student_crd_kl_of_views"] == {"teacher": "novel_views_corr"}
     fake_run(tmp_path / "early", [20.0, 30.0])
     assert len(shape_claims.finished_records(tmp_path / "early", tmp_path / "a.jsonl",
                                              shape_claims.epochs_of("novel_cloud_corr_2ep", args))) == 2
